@@ -1,0 +1,51 @@
+# nattest — run as root on Debian/Ubuntu. `make test-nat` and `make test` install what is missing.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PYTEST_FLAGS ?=
+SYSTEM_PACKAGES := coturn iptables nftables conntrack iproute2 iputils-ping python3 python3-venv python3-pip
+SYSTEM_COMMANDS := turnserver turnutils_natdiscovery nft iptables conntrack ip ping python3
+
+.PHONY: deps system-deps venv test test-unit test-lab test-nat lint bench clean-labs
+
+deps: system-deps venv
+
+# apt only when a command is missing: a prepared machine does no network work here.
+system-deps:
+	@missing=""; for c in $(SYSTEM_COMMANDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
+	python3 -m venv --help >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages (missing:$$missing)"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "error: run as root to install$$missing" >&2; exit 2; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+# All tests: unit tests (no root) and lab tests (root, real namespaces, coturn, aiortc).
+test: deps
+	$(PY) -m pytest -n 2 $(PYTEST_FLAGS) tests
+
+test-unit: venv
+	$(PY) -m pytest -n 2 $(PYTEST_FLAGS) tests/unit
+
+# The NAT scenarios: every preset verified, real calls between peers behind NATs.
+test-nat: deps
+	$(PY) -m pytest -n 2 $(PYTEST_FLAGS) tests/lab
+
+lint: venv
+	$(VENV)/bin/ruff check nattest tests bench
+	$(VENV)/bin/mypy nattest
+
+bench: deps
+	$(PY) bench/lab_up.py
+
+# Collect labs left by a killed run.
+clean-labs: venv
+	$(VENV)/bin/nattest down --all

@@ -1,0 +1,167 @@
+"""The netns backend on the real kernel: isolation, teardown on every path, two labs at once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from nattest import netns, registry
+from nattest.backends.netns import NetnsLab
+from nattest.errors import CommandError
+from nattest.topology import load_topology
+
+from .conftest import TOPOLOGIES, host_state
+
+NATTEST = [sys.executable, "-m", "nattest.cli"]
+
+
+def _our_pids(lab_prefix: str) -> list[int]:
+    return netns.pids_in(netns.list_namespaces(lab_prefix))
+
+
+def test_up_down_leaves_host_untouched_and_nothing_behind(no_leaks: None) -> None:
+    before = host_state()
+    lab = NetnsLab.up(load_topology(TOPOLOGIES / "double-nat.yaml"), "t-iso")
+    try:
+        assert len(netns.list_namespaces("nt-t-iso-")) == 10
+        ping = lab.exec("alice", ["ping", "-c1", "-W2", "203.0.113.2"], check=False)
+        assert ping.returncode == 0, ping.stdout + ping.stderr
+        # private LANs are not reachable from the internet
+        assert lab.exec("turn", ["ping", "-c1", "-W1", "192.168.1.10"], check=False).returncode != 0
+        assert host_state() == before, "a lab changed the host namespace"
+        assert (lab.workdir / "repro.sh").read_text().count("netns add") == 10
+    finally:
+        lab.down()
+    assert netns.list_namespaces("nt-t-iso-") == []
+    assert not registry.lab_dir("t-iso").exists()
+    assert host_state() == before
+
+
+def test_two_labs_at_once_are_isolated(no_leaks: None) -> None:
+    topo = load_topology(TOPOLOGIES / "symmetric.yaml")
+    with NetnsLab.up(topo, "t-one") as one, NetnsLab.up(topo, "t-two") as two:
+        # same addresses in both labs, yet independent: conntrack of one is not the other's
+        one.exec("alice", ["ping", "-c1", "-W2", "203.0.113.2"])
+        ct_one = one.exec("nat-a", ["conntrack", "-L"], check=False).stdout
+        ct_two = two.exec("nat-a", ["conntrack", "-L"], check=False).stdout
+        assert "10.0.1.10" in ct_one and "10.0.1.10" not in ct_two
+
+
+def test_failed_build_leaves_nothing(monkeypatch: pytest.MonkeyPatch, no_leaks: None) -> None:
+    from nattest.backends import plan as plan_mod
+
+    real = plan_mod.plan_lab
+
+    def broken(t, lab):  # type: ignore[no-untyped-def]
+        p = real(t, lab)
+        p.rulesets[f"nt-{lab}-nat-a"] = "table ip broken { chain c { nonsense } }\n"
+        return p
+
+    monkeypatch.setattr("nattest.backends.netns.plan_lab", broken)
+    with pytest.raises(CommandError, match=r"nt-t-bad-nat-a.*nft"):
+        NetnsLab.up(load_topology(TOPOLOGIES / "symmetric.yaml"), "t-bad")
+    assert netns.list_namespaces("nt-t-bad-") == []
+    assert not registry.lab_dir("t-bad").exists()
+
+
+def test_duplicate_lab_name_is_a_usage_error(no_leaks: None) -> None:
+    topo = load_topology(TOPOLOGIES / "open.yaml")
+    with NetnsLab.up(topo, "t-dup"):
+        r = subprocess.run([*NATTEST, "up", str(TOPOLOGIES / "open.yaml"), "--name", "t-dup"],
+                           capture_output=True, text=True)
+        assert r.returncode == 2 and "already exists" in r.stderr
+
+
+def test_cli_up_status_exec_down(no_leaks: None) -> None:
+    r = subprocess.run([*NATTEST, "up", str(TOPOLOGIES / "port-restricted-cone.yaml"),
+                        "--name", "t-cli", "--no-services"], capture_output=True, text=True)
+    try:
+        assert r.returncode == 0, r.stderr
+        assert "t-cli" in r.stdout and "alice" in r.stdout
+        st = subprocess.run([*NATTEST, "status", "t-cli", "--json"], capture_output=True, text=True)
+        import json
+
+        nodes = {n["node"]: n for n in json.loads(st.stdout)[0]["nodes"]}
+        assert nodes["nat-a"]["behavior"] == "port-restricted-cone"
+        assert nodes["alice"]["behind"] == ["nat-a"]
+        ex = subprocess.run([*NATTEST, "exec", "t-cli", "alice", "--", "ip", "-br", "addr"],
+                            capture_output=True, text=True)
+        assert ex.returncode == 0 and "10.0.1.10/24" in ex.stdout
+        code = subprocess.run([*NATTEST, "exec", "t-cli", "alice", "--", "sh", "-c", "exit 7"])
+        assert code.returncode == 7  # exit code passed through
+        bad = subprocess.run([*NATTEST, "exec", "t-cli", "carol", "--", "true"],
+                             capture_output=True, text=True)
+        assert bad.returncode == 1 and "no node 'carol'" in bad.stderr
+    finally:
+        down = subprocess.run([*NATTEST, "down", "t-cli"], capture_output=True, text=True)
+    assert down.returncode == 0, down.stderr
+    assert netns.list_namespaces("nt-t-cli-") == []
+
+
+def test_bad_topology_exit_2_nothing_created(tmp_path: Path, no_leaks: None) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((TOPOLOGIES / "symmetric.yaml").read_text().replace("symmetric\n", "semi-cone\n"))
+    r = subprocess.run([*NATTEST, "up", str(bad), "--name", "t-badf"], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert f"{bad}: nats.nat-a.behavior: unknown NAT behaviour 'semi-cone'" in r.stderr
+    assert "Traceback" not in r.stderr
+    assert netns.list_namespaces("nt-t-badf") == [] and not registry.lab_dir("t-badf").exists()
+
+
+SCRIPT = """
+import sys, time
+from nattest.lab import open_lab
+from nattest.topology import load_topology
+with open_lab(load_topology(sys.argv[1]), sys.argv[2]) as lab:
+    print("up", flush=True)
+    time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_run_tears_down(sig: signal.Signals, no_leaks: None) -> None:
+    name = f"t-sig{int(sig)}"
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(TOPOLOGIES / "symmetric.yaml"), name],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "up"
+        assert netns.list_namespaces(f"nt-{name}-")
+        assert _our_pids(f"nt-{name}-"), "coturn/signaling should be running"
+        proc.send_signal(sig)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert netns.list_namespaces(f"nt-{name}-") == []
+    assert not registry.lab_dir(name).exists()
+
+
+def test_killed_run_is_collected_by_down_all(no_leaks: None) -> None:
+    name = "t-killed"
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(TOPOLOGIES / "symmetric.yaml"), name],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "up"
+    pids = _our_pids(f"nt-{name}-")
+    assert pids
+    os.kill(proc.pid, signal.SIGKILL)  # no teardown can run
+    proc.wait()
+    assert netns.list_namespaces(f"nt-{name}-"), "SIGKILL leaves the lab: that is what down is for"
+    r = subprocess.run([*NATTEST, "down", name], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert netns.list_namespaces(f"nt-{name}-") == []
+    time.sleep(0.05)
+    assert not any(os.path.exists(f"/proc/{p}") and _is_running(p) for p in pids)
+
+
+def _is_running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
