@@ -53,9 +53,18 @@ class LabServices:
     turn_password: str = ""
     """Long-term credential password (secret)."""
     rest_secret: str = ""
-    """TURN REST API shared secret (secret)."""
+    """TURN REST API shared secret (secret); set when the TURN node uses `auth: rest`."""
     signaling_url: str | None = None
     """ws://address:port of the signaling server."""
+
+    def turn_credentials(self, user: str = "peer") -> tuple[str, str]:
+        """(username, password) for a client: static, or REST time-limited (RFC-less
+        coturn convention `expiry:user`, HMAC-SHA1 of the secret)."""
+        if self.rest_secret:
+            from nattest.services.coturn import rest_credentials
+
+            return rest_credentials(self.rest_secret, user)
+        return self.turn_user, self.turn_password
 
     def turn_url(self, transport: str = "udp") -> str:
         """`turn:203.0.113.2:3478?transport=udp`, or `turns:...:5349?transport=tcp` for tls."""
@@ -95,17 +104,19 @@ def start_services(lab: Lab) -> LabServices:
     services = LabServices()
     turn_node = t.server_with("turn")
     if turn_node is not None:
-        addresses = [str(a) for a in t.servers[turn_node].addresses]
+        server = t.servers[turn_node]
+        addresses = [str(a) for a in server.addresses]
+        rest = server.auth == "rest"
         services = LabServices(
             turn_address=addresses[0],
-            turn_password=secrets.token_hex(12),
-            rest_secret=secrets.token_hex(16),
+            turn_password="" if rest else secrets.token_hex(12),
+            rest_secret=secrets.token_hex(16) if rest else "",
         )
         cfg = TurnConfig(
             addresses=addresses,
             workdir=lab.workdir / "coturn",
-            users={services.turn_user: services.turn_password},
-            rest_secret=services.rest_secret,
+            users={} if rest else {services.turn_user: services.turn_password},
+            rest_secret=services.rest_secret or None,
         )
         TurnServer(cfg).start(lab, turn_node)
     sig_node = t.server_with("signaling")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nattest import netns
+from nattest import netns, registry
 
 TOPOLOGIES = Path(__file__).parents[2] / "topologies"
 
@@ -35,9 +35,14 @@ def host_state() -> dict[str, str]:
 
 
 @pytest.fixture
-def no_leaks() -> Iterator[None]:
-    """Fails the test if it leaves any namespace or host link of ours behind."""
-    before = set(netns.list_namespaces("nt-t-"))
-    yield
-    after = set(netns.list_namespaces("nt-t-"))
-    assert after <= before, f"leaked namespaces: {sorted(after - before)}"
+def lab_name(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A lab name unique to this test and xdist worker; fails the test if anything of it
+    (namespace, lab folder, process) is left afterwards."""
+    from nattest.pytest_plugin import lab_name_for
+
+    worker = getattr(request.config, "workerinput", {}).get("workerid", "m")
+    name = lab_name_for(worker.replace("gw", "w"))
+    yield name
+    left = netns.list_namespaces(f"nt-{name}-")
+    assert not left, f"leaked namespaces: {left}"
+    assert not registry.lab_dir(name).exists(), f"leaked lab folder {registry.lab_dir(name)}"

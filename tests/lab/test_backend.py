@@ -25,11 +25,11 @@ def _our_pids(lab_prefix: str) -> list[int]:
     return netns.pids_in(netns.list_namespaces(lab_prefix))
 
 
-def test_up_down_leaves_host_untouched_and_nothing_behind(no_leaks: None) -> None:
+def test_up_down_leaves_host_untouched_and_nothing_behind(lab_name: str) -> None:
     before = host_state()
-    lab = NetnsLab.up(load_topology(TOPOLOGIES / "double-nat.yaml"), "t-iso")
+    lab = NetnsLab.up(load_topology(TOPOLOGIES / "double-nat.yaml"), lab_name)
     try:
-        assert len(netns.list_namespaces("nt-t-iso-")) == 10
+        assert len(netns.list_namespaces(f"nt-{lab_name}-")) == 10
         ping = lab.exec("alice", ["ping", "-c1", "-W2", "203.0.113.2"], check=False)
         assert ping.returncode == 0, ping.stdout + ping.stderr
         # private LANs are not reachable from the internet
@@ -38,22 +38,23 @@ def test_up_down_leaves_host_untouched_and_nothing_behind(no_leaks: None) -> Non
         assert (lab.workdir / "repro.sh").read_text().count("netns add") == 10
     finally:
         lab.down()
-    assert netns.list_namespaces("nt-t-iso-") == []
-    assert not registry.lab_dir("t-iso").exists()
+    assert netns.list_namespaces(f"nt-{lab_name}-") == []
+    assert not registry.lab_dir(lab_name).exists()
     assert host_state() == before
 
 
-def test_two_labs_at_once_are_isolated(no_leaks: None) -> None:
+def test_two_labs_at_once_are_isolated(lab_name: str) -> None:
     topo = load_topology(TOPOLOGIES / "symmetric.yaml")
-    with NetnsLab.up(topo, "t-one") as one, NetnsLab.up(topo, "t-two") as two:
+    with NetnsLab.up(topo, lab_name) as one, NetnsLab.up(topo, f"{lab_name}b") as two:
         # same addresses in both labs, yet independent: conntrack of one is not the other's
         one.exec("alice", ["ping", "-c1", "-W2", "203.0.113.2"])
         ct_one = one.exec("nat-a", ["conntrack", "-L"], check=False).stdout
         ct_two = two.exec("nat-a", ["conntrack", "-L"], check=False).stdout
         assert "10.0.1.10" in ct_one and "10.0.1.10" not in ct_two
+    assert netns.list_namespaces(f"nt-{lab_name}b-") == []
 
 
-def test_failed_build_leaves_nothing(monkeypatch: pytest.MonkeyPatch, no_leaks: None) -> None:
+def test_failed_build_leaves_nothing(monkeypatch: pytest.MonkeyPatch, lab_name: str) -> None:
     from nattest.backends import plan as plan_mod
 
     real = plan_mod.plan_lab
@@ -64,54 +65,54 @@ def test_failed_build_leaves_nothing(monkeypatch: pytest.MonkeyPatch, no_leaks: 
         return p
 
     monkeypatch.setattr("nattest.backends.netns.plan_lab", broken)
-    with pytest.raises(CommandError, match=r"nt-t-bad-nat-a.*nft"):
-        NetnsLab.up(load_topology(TOPOLOGIES / "symmetric.yaml"), "t-bad")
-    assert netns.list_namespaces("nt-t-bad-") == []
-    assert not registry.lab_dir("t-bad").exists()
+    with pytest.raises(CommandError, match=r"nat-a.*nft"):
+        NetnsLab.up(load_topology(TOPOLOGIES / "symmetric.yaml"), lab_name)
+    assert netns.list_namespaces(f"nt-{lab_name}-") == []
+    assert not registry.lab_dir(lab_name).exists()
 
 
-def test_duplicate_lab_name_is_a_usage_error(no_leaks: None) -> None:
+def test_duplicate_lab_name_is_a_usage_error(lab_name: str) -> None:
     topo = load_topology(TOPOLOGIES / "open.yaml")
-    with NetnsLab.up(topo, "t-dup"):
-        r = subprocess.run([*NATTEST, "up", str(TOPOLOGIES / "open.yaml"), "--name", "t-dup"],
+    with NetnsLab.up(topo, lab_name):
+        r = subprocess.run([*NATTEST, "up", str(TOPOLOGIES / "open.yaml"), "--name", lab_name],
                            capture_output=True, text=True)
         assert r.returncode == 2 and "already exists" in r.stderr
 
 
-def test_cli_up_status_exec_down(no_leaks: None) -> None:
+def test_cli_up_status_exec_down(lab_name: str) -> None:
     r = subprocess.run([*NATTEST, "up", str(TOPOLOGIES / "port-restricted-cone.yaml"),
-                        "--name", "t-cli", "--no-services"], capture_output=True, text=True)
+                        "--name", lab_name, "--no-services"], capture_output=True, text=True)
     try:
         assert r.returncode == 0, r.stderr
-        assert "t-cli" in r.stdout and "alice" in r.stdout
-        st = subprocess.run([*NATTEST, "status", "t-cli", "--json"], capture_output=True, text=True)
+        assert lab_name in r.stdout and "alice" in r.stdout
+        st = subprocess.run([*NATTEST, "status", lab_name, "--json"], capture_output=True, text=True)
         import json
 
         nodes = {n["node"]: n for n in json.loads(st.stdout)[0]["nodes"]}
         assert nodes["nat-a"]["behavior"] == "port-restricted-cone"
         assert nodes["alice"]["behind"] == ["nat-a"]
-        ex = subprocess.run([*NATTEST, "exec", "t-cli", "alice", "--", "ip", "-br", "addr"],
+        ex = subprocess.run([*NATTEST, "exec", lab_name, "alice", "--", "ip", "-br", "addr"],
                             capture_output=True, text=True)
         assert ex.returncode == 0 and "10.0.1.10/24" in ex.stdout
-        code = subprocess.run([*NATTEST, "exec", "t-cli", "alice", "--", "sh", "-c", "exit 7"])
+        code = subprocess.run([*NATTEST, "exec", lab_name, "alice", "--", "sh", "-c", "exit 7"])
         assert code.returncode == 7  # exit code passed through
-        bad = subprocess.run([*NATTEST, "exec", "t-cli", "carol", "--", "true"],
+        bad = subprocess.run([*NATTEST, "exec", lab_name, "carol", "--", "true"],
                              capture_output=True, text=True)
         assert bad.returncode == 1 and "no node 'carol'" in bad.stderr
     finally:
-        down = subprocess.run([*NATTEST, "down", "t-cli"], capture_output=True, text=True)
+        down = subprocess.run([*NATTEST, "down", lab_name], capture_output=True, text=True)
     assert down.returncode == 0, down.stderr
-    assert netns.list_namespaces("nt-t-cli-") == []
+    assert netns.list_namespaces(f"nt-{lab_name}-") == []
 
 
-def test_bad_topology_exit_2_nothing_created(tmp_path: Path, no_leaks: None) -> None:
+def test_bad_topology_exit_2_nothing_created(tmp_path: Path, lab_name: str) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text((TOPOLOGIES / "symmetric.yaml").read_text().replace("symmetric\n", "semi-cone\n"))
-    r = subprocess.run([*NATTEST, "up", str(bad), "--name", "t-badf"], capture_output=True, text=True)
+    r = subprocess.run([*NATTEST, "up", str(bad), "--name", lab_name], capture_output=True, text=True)
     assert r.returncode == 2
     assert f"{bad}: nats.nat-a.behavior: unknown NAT behaviour 'semi-cone'" in r.stderr
     assert "Traceback" not in r.stderr
-    assert netns.list_namespaces("nt-t-badf") == [] and not registry.lab_dir("t-badf").exists()
+    assert netns.list_namespaces(f"nt-{lab_name}") == [] and not registry.lab_dir(lab_name).exists()
 
 
 SCRIPT = """
@@ -125,8 +126,8 @@ with open_lab(load_topology(sys.argv[1]), sys.argv[2]) as lab:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_interrupted_run_tears_down(sig: signal.Signals, no_leaks: None) -> None:
-    name = f"t-sig{int(sig)}"
+def test_interrupted_run_tears_down(sig: signal.Signals, lab_name: str) -> None:
+    name = lab_name
     proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(TOPOLOGIES / "symmetric.yaml"), name],
                             stdout=subprocess.PIPE, text=True)
     try:
@@ -142,8 +143,8 @@ def test_interrupted_run_tears_down(sig: signal.Signals, no_leaks: None) -> None
     assert not registry.lab_dir(name).exists()
 
 
-def test_killed_run_is_collected_by_down_all(no_leaks: None) -> None:
-    name = "t-killed"
+def test_killed_run_is_collected_by_down_all(lab_name: str) -> None:
+    name = lab_name
     proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(TOPOLOGIES / "symmetric.yaml"), name],
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stdout.readline().strip() == "up"
