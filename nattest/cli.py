@@ -241,5 +241,69 @@ def verify_nat(target: str, as_json: bool) -> None:
     sys.exit(1 if failed else 0)
 
 
+@main.command()
+@click.argument("topology", required=False, type=click.Path(dir_okay=False))
+@click.option("--pair", help="CALLER:CALLEE configurations: build the standard two-peer lab.")
+@click.option("--policy", type=click.Choice(["all", "relay"]), default="all", show_default=True)
+@click.option("--turn-transport", type=click.Choice(["udp", "tcp", "tls"]), default="udp",
+              show_default=True, help="Transport to TURN (a udp-blocked peer always uses tcp).")
+@click.option("--duration", type=float, default=2.0, show_default=True, help="Seconds of media.")
+@click.option("--connect-timeout", type=float, default=10.0, show_default=True)
+@click.option("--json", "json_file", type=click.Path(dir_okay=False), help="Write the CallResult.")
+@click.option("--keep", is_flag=True, help="Leave the lab up afterwards (to poke into it).")
+@click.option("--name", help="Lab name.")
+@handle_errors
+def call(topology: str | None, pair: str | None, policy: str, turn_transport: str,
+         duration: float, connect_timeout: float, json_file: str | None, keep: bool,
+         name: str | None) -> None:
+    """Run one real call between the topology's two peers and print what happened."""
+    from nattest.call import CallSpec, run_call, save_call
+    from nattest.lab import open_lab
+    from nattest.peer import summary
+
+    topo, spec = _call_setup(topology, pair, policy, turn_transport, duration, connect_timeout)
+    if name:
+        registry.check_lab_name(name)
+    _require_root()
+    with open_lab(topo, name, keep=keep, source=topology or "") as lab:
+        result = run_call(lab, spec)
+        if keep:
+            out.print(f"lab [bold]{lab.name}[/] kept: nattest exec {lab.name} alice -- ... ; "
+                      f"nattest down {lab.name}")
+    click.echo(summary(result))
+    if json_file:
+        save_call(result, Path(json_file))
+    sys.exit(0 if result.connected and result.media_ok else 1)
+
+
+def _call_setup(topology: str | None, pair: str | None, policy: str, turn_transport: str,
+                duration: float, connect_timeout: float) -> tuple[Any, Any]:
+    from nattest.call import CallSpec
+    from nattest.configs import pair_topology
+
+    if bool(topology) == bool(pair):
+        raise UsageError("give a TOPOLOGY file or --pair CALLER:CALLEE (one of them)")
+    if pair:
+        caller, sep, callee = pair.partition(":")
+        if not sep:
+            raise UsageError(f"--pair {pair!r}: expected CALLER:CALLEE, e.g. symmetric:full-cone")
+        topo = pair_topology(caller, callee)
+    else:
+        topo = _load(str(topology))
+    overrides = {
+        host: "tcp" for host in topo.hosts
+        if turn_transport == "udp" and _udp_blocked(topo, host)
+    }
+    spec = CallSpec(policy=policy, turn_transport=turn_transport,  # type: ignore[arg-type]
+                    peer_transports=overrides, duration=duration, connect_timeout=connect_timeout)
+    return topo, spec
+
+
+def _udp_blocked(topo: Any, host: str) -> bool:
+    """A peer behind a udp-blocked firewall must reach TURN over TCP."""
+    fws = [topo.hosts[host].firewall] + [topo.nats[n].firewall for n in topo.behind(host)]
+    return any(fw is not None and fw.value in ("udp-blocked", "tcp-443-only") for fw in fws)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -18,7 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from typing import Any
+
 from nattest.backends.base import Lab
+from nattest.result import CallResult
 from nattest.topology import Topology, load_topology
 
 _counter = itertools.count()
@@ -93,3 +96,34 @@ def nattest_lab(request: pytest.FixtureRequest) -> Iterator[Callable[..., Lab]]:
         if not keep:
             for lab in labs:
                 lab.down()
+
+
+@pytest.fixture
+def nattest_call(nattest_lab: Callable[..., Lab]) -> Callable[..., CallResult]:
+    """A factory: `nattest_call(topology_or_path, policy=..., turn_transport=..., ...)`.
+
+    Builds the lab, runs one real call between its peers, tears the lab down, returns
+    the CallResult. Keyword arguments are CallSpec fields; a peer behind a UDP-blocking
+    firewall gets TURN over TCP unless `peer_transports` says otherwise.
+    """
+    from nattest.call import CallSpec, run_call
+    from nattest.cli import _udp_blocked
+
+    def call(topology: Topology | str | Path, **spec: Any) -> CallResult:
+        lab = nattest_lab(topology)
+        if "peer_transports" not in spec and spec.get("turn_transport", "udp") == "udp":
+            spec["peer_transports"] = {
+                h: "tcp" for h in lab.topology.hosts if _udp_blocked(lab.topology, h)
+            }
+        result = run_call(lab, CallSpec(**spec))
+        lab.down()
+        return result
+
+    return call
+
+
+def describe(call: CallResult) -> str:
+    """The call summary, for assertion messages: `assert ok, describe(call)`."""
+    from nattest.peer import summary
+
+    return summary(call)

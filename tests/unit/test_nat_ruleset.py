@@ -62,15 +62,18 @@ def test_restricted_cone_checks_contacted_address() -> None:
 
 def test_no_port_preservation_uses_range() -> None:
     b = NatBehavior(port_preservation=False)
-    assert 'oifname "wan" snat ip to 203.0.113.11:20000-29999' in _rules(nat_ruleset(b, **ARGS))
+    rules = _rules(nat_ruleset(b, **ARGS))
+    assert 'oifname "wan" meta l4proto { tcp, udp } snat ip to 203.0.113.11:20000-29999' in rules
+    assert rules[rules.index('oifname "wan" snat ip to 203.0.113.11') - 1].endswith("20000-29999")
 
 
 def test_address_dependent_mapping_ranges_per_destination() -> None:
     b = NatBehavior(mapping="address-dependent", port_preservation=False)
     rules = _rules(nat_ruleset(b, destinations=["203.0.113.3", "203.0.113.2"], **ARGS))
-    assert 'oifname "wan" ip daddr 203.0.113.2 snat ip to 203.0.113.11:1024-1523' in rules
-    assert 'oifname "wan" ip daddr 203.0.113.3 snat ip to 203.0.113.11:1524-2023' in rules
-    assert 'oifname "wan" snat ip to 203.0.113.11:2024-2523' in rules
+    ports = 'oifname "wan" meta l4proto { tcp, udp }'
+    assert f"{ports} ip daddr 203.0.113.2 snat ip to 203.0.113.11:1024-1523" in rules
+    assert f"{ports} ip daddr 203.0.113.3 snat ip to 203.0.113.11:1524-2023" in rules
+    assert f"{ports} snat ip to 203.0.113.11:2024-2523" in rules
 
 
 def test_hairpinning_rules() -> None:

@@ -1,0 +1,42 @@
+"""Exceptions of nattest. Every error speaks network and names what failed."""
+
+from __future__ import annotations
+
+
+class NattestError(Exception):
+    """Base class of every error nattest raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(NattestError):
+    """Bad input from the user: a topology file, an option, a name (exit code 2)."""
+
+    exit_code = 2
+
+
+class TopologyError(UsageError):
+    """A topology file failed validation: `file: field: reason`."""
+
+    def __init__(self, source: str, field: str, reason: str) -> None:
+        self.source = source
+        self.field = field
+        self.reason = reason
+        where = f"{source}: {field}" if field else source
+        super().__init__(f"{where}: {reason}")
+
+
+class CommandError(NattestError):
+    """A kernel or service command failed: names the node, the command and its stderr."""
+
+    def __init__(self, node: str, argv: list[str], returncode: int, stderr: str) -> None:
+        self.node = node
+        self.argv = argv
+        self.returncode = returncode
+        self.stderr = stderr.strip()
+        cmd = " ".join(argv)
+        super().__init__(f"[{node}] `{cmd}` exited {returncode}: {self.stderr or '(no stderr)'}")
+
+
+class LabError(NattestError):
+    """A lab could not be built, found or torn down."""
