@@ -71,8 +71,8 @@ def _peer_argv(
         transport = spec.transport_for(name)
         user, password = services.turn_credentials(name)
         args += ["--turn", services.turn_url(transport), "--turn-username", user]
-        if transport == "tls":
-            args.append("--turn-insecure")  # the lab's certificate is self-signed
+        if transport == "tls" and services.turn_cert:
+            env["SSL_CERT_FILE"] = services.turn_cert  # trust the lab's own certificate
         env["NATTEST_TURN_CREDENTIAL"] = password
     elif spec.policy == "relay":
         raise UsageError("policy relay needs a TURN server")

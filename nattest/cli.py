@@ -235,7 +235,9 @@ def verify_nat(target: str, as_json: bool) -> None:
     else:
         for r in reports:
             mark = "[green]ok[/]" if r.ok else "[red]MISMATCH[/]"
-            out.print(f"{mark} {r.nat} (from {r.host}): declared {r.declared}; observed {r.observed}")
+            chain = " → ".join(r.chain)
+            out.print(f"{mark} {r.nat} (from {r.host}, through {chain}): "
+                      f"declared {r.declared.text()}; observed {r.observed_text()}")
             for line in r.diff:
                 out.print(f"    {line}")
     sys.exit(1 if failed else 0)
@@ -257,7 +259,7 @@ def call(topology: str | None, pair: str | None, policy: str, turn_transport: st
          duration: float, connect_timeout: float, json_file: str | None, keep: bool,
          name: str | None) -> None:
     """Run one real call between the topology's two peers and print what happened."""
-    from nattest.call import CallSpec, run_call, save_call
+    from nattest.call import run_call, save_call
     from nattest.lab import open_lab
     from nattest.peer import summary
 

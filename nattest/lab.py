@@ -56,6 +56,8 @@ class LabServices:
     """TURN REST API shared secret (secret); set when the TURN node uses `auth: rest`."""
     signaling_url: str | None = None
     """ws://address:port of the signaling server."""
+    turn_cert: str = ""
+    """The TURN node's self-signed certificate: what a `turns:` client must trust."""
 
     def turn_credentials(self, user: str = "peer") -> tuple[str, str]:
         """(username, password) for a client: static, or REST time-limited (RFC-less
@@ -114,11 +116,12 @@ def start_services(lab: Lab) -> LabServices:
         )
         cfg = TurnConfig(
             addresses=addresses,
-            workdir=lab.workdir / "coturn",
+            workdir=lab.workdir / "coturn" / turn_node,
             users={} if rest else {services.turn_user: services.turn_password},
             rest_secret=services.rest_secret or None,
         )
         TurnServer(cfg).start(lab, turn_node)
+        services = LabServices(**{**services.__dict__, "turn_cert": str(cfg.cert_path)})
     sig_node = t.server_with("signaling")
     if sig_node is not None:
         address = t.node_address(sig_node)

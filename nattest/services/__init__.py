@@ -1,0 +1,1 @@
+"""Services a lab runs on its nodes (coturn for STUN/TURN)."""
