@@ -15,10 +15,9 @@ import itertools
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-
-from typing import Any
 
 from nattest.backends.base import Lab
 from nattest.result import CallResult
