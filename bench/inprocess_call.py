@@ -16,12 +16,13 @@ Prints one line per run and the median, in milliseconds.
 from __future__ import annotations
 
 import argparse
+import os
 import asyncio
 import statistics
 import time
 
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
-from aiortc.rtcconfiguration import RTCBundlePolicy
+from aiortc.rtcconfiguration import RTCBundlePolicy, RTCIceTransportPolicy
 
 from nattest.peer.media import PatternTrack, ToneTrack
 
@@ -40,7 +41,7 @@ async def _wait_ice(pcs: tuple[RTCPeerConnection, ...], timeout: float) -> None:
 
 
 async def inprocess_call(
-    ice_servers: list[RTCIceServer] | None = None, timeout: float = 10.0
+    ice_servers: list[RTCIceServer] | None = None, timeout: float = 10.0, relay: bool = False
 ) -> float:
     """One call between two in-process peers; seconds from offer to both ICE completed.
 
@@ -48,7 +49,9 @@ async def inprocess_call(
     public STUN server). Raises TimeoutError when ICE does not complete within ``timeout``.
     """
     config = RTCConfiguration(
-        iceServers=list(ice_servers or []), bundlePolicy=RTCBundlePolicy.MAX_BUNDLE
+        iceServers=list(ice_servers or []),
+        bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
+        iceTransportPolicy=RTCIceTransportPolicy.RELAY if relay else RTCIceTransportPolicy.ALL,
     )
     caller, callee = RTCPeerConnection(config), RTCPeerConnection(config)
     tracks = [ToneTrack(), PatternTrack(), ToneTrack(), PatternTrack()]
@@ -77,12 +80,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--stun", help="stun:IP:PORT (default: no ICE server)")
+    parser.add_argument("--turn", help="turn:IP:PORT?transport=udp (password: NATTEST_TURN_CREDENTIAL)")
+    parser.add_argument("--turn-username", default="")
+    parser.add_argument("--relay", action="store_true", help="iceTransportPolicy relay")
     parser.add_argument("--timeout", type=float, default=10.0)
     args = parser.parse_args(argv)
     servers = [RTCIceServer(urls=args.stun)] if args.stun else []
+    if args.turn:
+        servers.append(RTCIceServer(urls=args.turn, username=args.turn_username,
+                                    credential=os.environ.get("NATTEST_TURN_CREDENTIAL", "")))
     times = []
     for i in range(args.runs):
-        seconds = asyncio.run(inprocess_call(servers, args.timeout))
+        seconds = asyncio.run(inprocess_call(servers, args.timeout, relay=args.relay))
         times.append(seconds)
         print(f"run {i + 1}: offer → ICE completed (both) {seconds * 1000:.1f} ms")
     print(f"median {statistics.median(times) * 1000:.1f} ms over {len(times)} runs")

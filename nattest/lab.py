@@ -104,36 +104,40 @@ def start_services(lab: Lab) -> LabServices:
 
     t = lab.topology
     services = LabServices()
+    # Signaling is a Python process (~0.1 s to start): spawn it first, start coturn
+    # while it imports, then wait for it.
+    sig_node = t.server_with("signaling")
+    sig_address = t.node_address(sig_node) if sig_node else None
+    if sig_node is not None and sig_address is not None:
+        with (lab.workdir / "signaling.log").open("ab") as log_file:
+            lab.spawn(
+                sig_node,
+                python_argv("nattest.signaling", "--host", sig_address, "--port", str(SIGNALING_PORT)),
+                stdout=log_file,
+                stderr=log_file,
+            )
+        services = LabServices(signaling_url=f"ws://{sig_address}:{SIGNALING_PORT}")
     turn_node = t.server_with("turn")
     if turn_node is not None:
         server = t.servers[turn_node]
         addresses = [str(a) for a in server.addresses]
         rest = server.auth == "rest"
-        services = LabServices(
-            turn_address=addresses[0],
-            turn_password="" if rest else secrets.token_hex(12),
-            rest_secret=secrets.token_hex(16) if rest else "",
-        )
         cfg = TurnConfig(
             addresses=addresses,
             workdir=lab.workdir / "coturn" / turn_node,
-            users={} if rest else {services.turn_user: services.turn_password},
-            rest_secret=services.rest_secret or None,
+            users={} if rest else {TURN_USER: secrets.token_hex(12)},
+            rest_secret=secrets.token_hex(16) if rest else None,
         )
         TurnServer(cfg).start(lab, turn_node)
-        services = LabServices(**{**services.__dict__, "turn_cert": str(cfg.cert_path)})
-    sig_node = t.server_with("signaling")
-    if sig_node is not None:
-        address = t.node_address(sig_node)
-        log_file = (lab.workdir / "signaling.log").open("ab")
-        lab.spawn(
-            sig_node,
-            python_argv("nattest.signaling", "--host", address, "--port", str(SIGNALING_PORT)),
-            stdout=log_file,
-            stderr=log_file,
+        services = LabServices(
+            turn_address=addresses[0],
+            turn_password=cfg.users.get(TURN_USER, ""),
+            rest_secret=cfg.rest_secret or "",
+            signaling_url=services.signaling_url,
+            turn_cert=str(cfg.cert_path),
         )
-        wait_tcp(lab, sig_node, (address, SIGNALING_PORT), what="signaling server")
-        services = LabServices(**{**services.__dict__, "signaling_url": f"ws://{address}:{SIGNALING_PORT}"})
+    if sig_node is not None and sig_address is not None:
+        wait_tcp(lab, sig_node, (sig_address, SIGNALING_PORT), what="signaling server")
     services.save(lab.workdir)
     rec = registry.load(lab.name)
     rec.services = {

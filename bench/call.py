@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Time to connected and whole-call time of lab calls, next to an in-process aiortc call.
+
+Usage: bench/call.py [--runs 5] [--duration 1.0]
+
+For open↔open (host↔host) and symmetric↔symmetric (through the relay) it runs real
+calls and prints the median time to connected (offer → both peers' ICE completed, the
+later of the two) and the median whole-call time (peer processes started → results
+written). The baseline is two RTCPeerConnections in one process (bench/inprocess_call.py),
+run inside a lab node in the same run. Target: lab time to connected ≤ 3× in-process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from nattest.call import CallSpec, run_call  # noqa: E402
+from nattest.lab import LabServices, open_lab  # noqa: E402
+from nattest.topology import load_topology  # noqa: E402
+
+
+def connected_time(call) -> float | None:  # type: ignore[no-untyped-def]
+    times = [call.caller.time_to_connected, call.callee.time_to_connected]
+    return None if None in times else max(t for t in times if t is not None)
+
+
+def inprocess(lab, runs: int, relay: bool) -> float:  # type: ignore[no-untyped-def]
+    """Median in-process call time, run inside the lab's alice node."""
+    argv = [sys.executable, str(ROOT / "bench/inprocess_call.py"), "--runs", str(runs)]
+    env = None
+    if relay:
+        services = LabServices.load(lab.workdir)
+        user, password = services.turn_credentials("bench")
+        argv += ["--turn", services.turn_url("udp"), "--turn-username", user, "--relay"]
+        env = {**os.environ, "NATTEST_TURN_CREDENTIAL": password}
+    out = lab.exec("alice", argv, timeout=180, env=env).stdout
+    m = re.search(r"median ([\d.]+) ms", out)
+    assert m, out
+    return float(m.group(1)) / 1000
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--duration", type=float, default=1.0)
+    args = ap.parse_args()
+    rows = []
+    for name, relay in (("open", False), ("symmetric", True)):
+        with open_lab(load_topology(ROOT / f"topologies/{name}.yaml")) as lab:
+            baseline = inprocess(lab, args.runs, relay)
+            ttc, wall, pairs = [], [], set()
+            for _ in range(args.runs):
+                t0 = time.perf_counter()
+                call = run_call(lab, CallSpec(duration=args.duration))
+                wall.append(time.perf_counter() - t0)
+                if not call.connected:
+                    print(f"  {name}: call failed: {call.caller.reason or call.callee.reason}")
+                    continue
+                t = connected_time(call)
+                if t is not None:
+                    ttc.append(t)
+                pairs.add(call.selected_pair.short() if call.selected_pair else "none")
+            rows.append((name, relay, baseline, ttc, wall, pairs))
+    print("baseline: two aiortc peers in one process inside the lab's alice node, offer → both ICE")
+    print("completed; for the relay row both use the lab's TURN with policy relay (same path kind)")
+    print(f"{'lab call':22} {'in-process':>11} {'lab time to connected':>22} {'ratio':>6} "
+          f"{'whole call':>11}  pair")
+    for name, relay, baseline, ttc, wall, pairs in rows:
+        med = statistics.median(ttc) if ttc else float("nan")
+        kind = " (relay)" if relay else " (host)"
+        print(f"{name + '↔' + name:22} {baseline * 1000:8.1f} ms{kind:8} {med * 1000:10.1f} ms "
+              f"{med / baseline:5.1f}× {statistics.median(wall):9.2f} s  {', '.join(sorted(pairs))}")
+    print(f"target: lab time to connected ≤ 3× in-process; whole call includes "
+          f"{args.duration} s of media and the peers' Python start-up")
+
+
+if __name__ == "__main__":
+    main()
