@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from typing import Any, Literal
@@ -37,6 +38,10 @@ Machine = Literal["iceGathering", "iceConnection", "dtls", "connection", "signal
 ECHO_GRACE = 3.0
 """Seconds after the media phase to wait for missing data-channel echoes."""
 CHANNEL_OPEN_TIMEOUT = 5.0
+MEDIA_GRACE = 5.0
+"""Seconds past ``duration`` to wait until both peers have decoded audio and video."""
+MEDIA_TAG = "nattest-media"
+"""Data-channel control message: "I have decoded audio and video frames"."""
 """Seconds to wait for the data channel to open once DTLS is up."""
 TEARDOWN_TIMEOUT = 3.0
 """Seconds allowed for each teardown step."""
@@ -59,6 +64,8 @@ class PeerAgent:
         self.probe = EchoProbe(cfg.name)
         self.channel: RTCDataChannel | None = None
         self.channel_open = asyncio.Event()
+        self.remote_media = asyncio.Event()
+        self.told_media = False
         self.connected = asyncio.Event()
         self.failed = asyncio.Event()
         self.t_offer: float | None = None
@@ -119,6 +126,7 @@ class PeerAgent:
     def _use_channel(self, channel: RTCDataChannel) -> None:
         self.channel = channel
         self.probe.attach(channel)
+        channel.on("message", self._on_control)
         if channel.readyState == "open":
             self.channel_open.set()
         channel.on("open", self.channel_open.set)
@@ -200,6 +208,33 @@ class PeerAgent:
             f"({self._pairs_hint()})"
         )
 
+    def _on_control(self, data: str | bytes) -> None:
+        """The peer says it has decoded audio and video (see `_wait_media`)."""
+        if isinstance(data, str) and MEDIA_TAG in data:
+            with contextlib.suppress(ValueError):
+                if json.loads(data).get("tag") == MEDIA_TAG:
+                    self.remote_media.set()
+
+    def _local_media(self) -> bool:
+        ok = all(c.frames > 0 for c in self.counters.values())
+        if ok and not self.told_media and self.channel is not None and self.channel_open.is_set():
+            self.channel.send(json.dumps({"tag": MEDIA_TAG, "from": self.cfg.name}))
+            self.told_media = True
+        return ok
+
+    async def _wait_media(self, t_media: float) -> None:
+        """Run at least ``duration``, then until both sides have decoded audio and video
+        (bounded by MEDIA_GRACE): on a loaded machine the first video frame can take
+        longer than a short call, and leaving early would report media that never had a
+        chance to flow."""
+        deadline = t_media + self.cfg.duration + MEDIA_GRACE
+        while not (self.sig.peer_left.is_set() or self.failed.is_set()):
+            both = self._local_media() and self.remote_media.is_set()
+            now = time.monotonic()
+            if (both and now >= t_media + self.cfg.duration) or now >= deadline:
+                return
+            await asyncio.sleep(0.02)
+
     async def _media(self) -> None:
         self.phase = "media"
         try:
@@ -209,12 +244,7 @@ class PeerAgent:
         if self.channel is not None and self.channel_open.is_set():
             self.probe.send_all(self.channel)
         t_media = time.monotonic()
-        ends = [asyncio.ensure_future(e.wait()) for e in (self.sig.peer_left, self.failed)]
-        try:
-            await asyncio.wait(ends, timeout=self.cfg.duration, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w in ends:
-                w.cancel()
+        await self._wait_media(t_media)
         self._snapshot_pair()
         if self.pc.connectionState == "failed" and not self.sig.peer_left.is_set():
             raise CallFailed(

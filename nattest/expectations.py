@@ -1,0 +1,383 @@
+"""The connectivity matrix's expectations: which path and pair each cell must take.
+
+The table is data (``nattest/data/expectations.yaml``), one entry per cell: every ordered
+pair of the endpoint configurations with ``iceTransportPolicy`` ``all``, plus the relay-only
+row (policy ``relay`` over TURN udp, tcp and tls). Loading validates it and names file,
+field and reason on error::
+
+    table = load_expectations()
+    exp = table.get("symmetric", "port-restricted-cone")
+    ok, why = exp.matches(call)
+
+Pairs are written from the caller's point of view, like libwebrtc's getStats reports the
+selected pair: ``<local type>↔<remote type>`` (RFC 8445 candidate types). The reasoning
+behind each rule is in ``docs/matrix.md``. Pure: reading the package data is the only I/O.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from nattest.errors import UsageError
+from nattest.result import CallResult, Candidate, CandidateType, Policy, Transport
+
+PAIR_SEP = "↔"
+"""Separator of the local and remote candidate types in a pair (`srflx↔prflx`)."""
+CELL_SEP = "--"
+"""Separator of the parts of a cell id (`symmetric--port-restricted-cone--all`)."""
+DATA_FILE = "expectations.yaml"
+"""Name of the table in the package data."""
+
+PathKind = Literal["direct", "relay"]
+Basis = Literal["rfc", "aioice"]
+_TYPES: tuple[str, ...] = get_args(CandidateType)
+_TRANSPORTS: tuple[str, ...] = get_args(Transport)
+
+
+class ExpectationsError(UsageError):
+    """The expectation table failed validation: `file: field: reason`."""
+
+    def __init__(self, source: str, field: str, reason: str) -> None:
+        self.source = source
+        self.field = field
+        self.reason = reason
+        where = f"{source}: {field}" if field else source
+        super().__init__(f"{where}: {reason}")
+
+
+def cell_id(
+    caller: str, callee: str, policy: Policy = "all", transport: Transport | None = None
+) -> str:
+    """`symmetric--port-restricted-cone--all`, or `...--relay-tcp` for the relay-only row."""
+    if policy == "relay":
+        if transport is None:
+            raise ValueError("cell_id: policy relay needs the TURN transport")
+        return CELL_SEP.join((caller, callee, f"relay-{transport}"))
+    return CELL_SEP.join((caller, callee, policy))
+
+
+def parse_cell_id(cell: str) -> tuple[str, str, Policy, Transport | None]:
+    """(caller, callee, policy, transport) of a cell id; ValueError when malformed."""
+    parts = cell.split(CELL_SEP)
+    if len(parts) != 3 or not all(parts):
+        raise ValueError(f"cell id {cell!r} is not caller--callee--policy")
+    caller, callee, pol = parts
+    if pol == "all":
+        return caller, callee, "all", None
+    transport = pol.removeprefix("relay-")
+    if pol.startswith("relay-") and transport in _TRANSPORTS:
+        return caller, callee, "relay", transport  # type: ignore[return-value]
+    raise ValueError(f"cell id {cell!r}: policy part {pol!r} is not all or relay-udp|tcp|tls")
+
+
+def pair_types(pair: str) -> tuple[str, str]:
+    """(local, remote) of `srflx↔prflx`; ValueError when it is not two candidate types."""
+    local, sep, remote = pair.partition(PAIR_SEP)
+    if not sep or local not in _TYPES or remote not in _TYPES:
+        raise ValueError(
+            f"pair {pair!r} is not <local>{PAIR_SEP}<remote> with types {', '.join(_TYPES)}"
+        )
+    return local, remote
+
+
+def path_of(pair: str) -> PathKind:
+    """`relay` when either side of the pair is a relay candidate, else `direct`."""
+    return "relay" if "relay" in pair_types(pair) else "direct"
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class Expectation(_Model):
+    """What one cell of the matrix must do."""
+
+    caller: str
+    """Endpoint configuration of the caller (offerer, controlling agent)."""
+    callee: str
+    """Endpoint configuration of the callee."""
+    policy: Policy = "all"
+    """iceTransportPolicy of both peers."""
+    turn_transport: Transport | None = None
+    """Relay-only row: the TURN transport of both peers; None for policy all."""
+    connect: bool
+    """Does the call connect at all."""
+    path: PathKind | None = None
+    """direct or relay (a TURN relay carries the media); None when it must not connect."""
+    pair: list[str] = Field(default_factory=list)
+    """Acceptable selected pairs, caller's view (`srflx↔prflx`); usually exactly one."""
+    protocol: Transport | None = None
+    """Relay paths: transport to the TURN server of the relay leg the call needs."""
+    rule: str
+    """Id of the rule (kind of cell) this entry follows; see `Expectations.rules`."""
+    basis: Basis = "rfc"
+    """rfc: follows from RFC 4787/8445 alone; aioice: depends on aioice's check timing."""
+    confirmed: bool = False
+    """True once a real run of the matrix agreed with this entry."""
+    rfc_pair: str | None = None
+    """The pair RFC 8445 prescribes, where aiortc is expected to end elsewhere."""
+    note: str | None = None
+    """Anything a reader of a failing cell should know."""
+
+    @field_validator("pair", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("pair", "rfc_pair")
+    @classmethod
+    def _pair_syntax(cls, value: Any) -> Any:
+        for p in [value] if isinstance(value, str) else value or []:
+            pair_types(p)
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Expectation:
+        if not self.connect:
+            if self.path or self.pair or self.protocol:
+                raise ValueError("a cell that must not connect has no path, pair or protocol")
+            return self
+        if self.path is None or not self.pair:
+            raise ValueError("a cell that connects needs `path` and `pair`")
+        for p in self.pair:
+            if path_of(p) != self.path:
+                raise ValueError(f"pair {p} is not a {self.path} path")
+        if self.path == "relay" and self.protocol is None:
+            raise ValueError("a relay path needs `protocol` (udp, tcp or tls)")
+        if self.path == "direct" and self.protocol is not None:
+            raise ValueError("`protocol` is for relay paths only")
+        if len(set(self.pair)) != len(self.pair):
+            raise ValueError("repeated pair")
+        return self
+
+    @property
+    def id(self) -> str:
+        """The cell id."""
+        return cell_id(self.caller, self.callee, self.policy, self.turn_transport)
+
+    def describe(self) -> str:
+        """`srflx↔prflx (direct)`, `relay↔prflx or relay↔relay (relay over udp)`."""
+        if not self.connect:
+            return "no connection"
+        via = f"relay over {self.protocol}" if self.path == "relay" else "direct"
+        return f"{' or '.join(self.pair)} ({via})"
+
+    def matches(self, call: CallResult) -> tuple[bool, str]:
+        """(True, "") when the call did what this cell expects, else (False, why)."""
+        if call.policy != self.policy:
+            return False, f"call ran with policy {call.policy}, the cell is policy {self.policy}"
+        if not self.connect:
+            if call.connected:
+                got = call.selected_pair.short() if call.selected_pair else "an unknown pair"
+                return False, f"expected no connection, connected via {got}"
+            return True, ""
+        if not call.connected:
+            reason = call.caller.reason or call.callee.reason or "no reason given"
+            return False, f"expected {self.describe()}, the call failed: {reason}"
+        pair = call.selected_pair
+        if pair is None:
+            return False, f"expected {self.describe()}, connected but no selected pair reported"
+        got = pair.short()
+        path = path_of(got)
+        if path != self.path:
+            return False, f"expected a {self.path} path ({self.describe()}), got {got} ({path})"
+        if got not in self.pair:
+            return False, f"expected {self.describe()}, got {got}"
+        if self.protocol is not None:
+            used = relay_protocols(call)
+            if self.protocol not in used:
+                seen = ", ".join(sorted(used)) or "unknown"
+                return False, f"expected the relay leg over {self.protocol}, got {seen} ({got})"
+        return True, ""
+
+
+def relay_protocols(call: CallResult) -> set[str]:
+    """TURN transports of the relay candidates on the selected pair, as either peer saw them.
+
+    A peer knows the transport of its own relay candidate only (SDP does not carry it), so
+    both peers' pairs are looked at.
+    """
+    out: set[str] = set()
+    for sp in (call.selected_pair, call.caller.selected_pair, call.callee.selected_pair):
+        if sp is None:
+            continue
+        for c in (sp.local, sp.remote):
+            if _is_relay(c) and c.relay_protocol:
+                out.add(c.relay_protocol)
+    return out
+
+
+def _is_relay(c: Candidate) -> bool:
+    return c.type == "relay"
+
+
+class Expectations(_Model):
+    """The whole table: configurations, rules and one entry per cell."""
+
+    version: Literal[1]
+    """Format version of the table."""
+    configs: list[str]
+    """Endpoint configurations, in the order of the grid's rows and columns."""
+    rules: dict[str, str]
+    """Rule id → the reasoning behind every cell of that kind."""
+    cells: list[Expectation]
+    """One entry per cell: configs × configs with policy all, then the relay-only row."""
+
+    def get(
+        self,
+        caller: str,
+        callee: str,
+        policy: Policy = "all",
+        transport: Transport | None = None,
+    ) -> Expectation:
+        """The entry of one cell; KeyError naming the cell when there is none."""
+        return self[cell_id(caller, callee, policy, transport)]
+
+    def __getitem__(self, cell: str) -> Expectation:
+        for e in self.cells:
+            if e.id == cell:
+                return e
+        raise KeyError(f"no expectation for cell {cell}")
+
+    def grid(self) -> list[Expectation]:
+        """The policy-all cells, caller-major in `configs` order."""
+        return [self.get(a, b) for a in self.configs for b in self.configs]
+
+    def relay_row(self) -> list[Expectation]:
+        """The relay-only cells, in file order."""
+        return [e for e in self.cells if e.policy == "relay"]
+
+    def rule_text(self, exp: Expectation) -> str:
+        """The reasoning of an entry's rule."""
+        return self.rules.get(exp.rule, "")
+
+
+def _cells_from_mapping(data: dict[str, Any], source: str) -> list[dict[str, Any]]:
+    cells = data.get("cells")
+    if not isinstance(cells, dict):
+        raise ExpectationsError(source, "cells", "a mapping of cell id → entry is required")
+    out = []
+    for key, entry in cells.items():
+        try:
+            caller, callee, policy, transport = parse_cell_id(str(key))
+        except ValueError as e:
+            raise ExpectationsError(source, f"cells.{key}", str(e)) from None
+        if not isinstance(entry, dict):
+            raise ExpectationsError(source, f"cells.{key}", "an entry must be a mapping")
+        out.append(
+            {
+                **entry,
+                "caller": caller,
+                "callee": callee,
+                "policy": policy,
+                "turn_transport": transport,
+            }
+        )
+    return out
+
+
+def _field(source_keys: list[str], loc: tuple[int | str, ...]) -> str:
+    if len(loc) >= 2 and loc[0] == "cells" and isinstance(loc[1], int):
+        rest = "".join(f".{p}" for p in loc[2:])
+        return f"cells.{source_keys[loc[1]]}{rest}"
+    return ".".join(str(p) for p in loc)
+
+
+def parse_expectations(data: Any, source: str) -> Expectations:
+    """Validate already-parsed YAML data. Raises ExpectationsError."""
+    if not isinstance(data, dict):
+        raise ExpectationsError(source, "", "the table must be a YAML mapping")
+    cells = _cells_from_mapping(data, source)
+    keys = [str(k) for k in data["cells"]]
+    try:
+        table = Expectations.model_validate({**data, "cells": cells})
+    except ValidationError as e:
+        err = e.errors(include_url=False)[0]
+        reason = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            reason = "unknown field"
+        raise ExpectationsError(source, _field(keys, err["loc"]), reason) from None
+    _check_table(table, source, keys)
+    return table
+
+
+def _check_table(table: Expectations, source: str, keys: list[str]) -> None:
+    """Cross-checks: known configs and rules, every grid cell present exactly once."""
+    known = set(table.configs)
+    if len(known) != len(table.configs):
+        raise ExpectationsError(source, "configs", "a configuration is listed twice")
+    for key, e in zip(keys, table.cells, strict=True):
+        for role, name in (("caller", e.caller), ("callee", e.callee)):
+            if name not in known:
+                raise ExpectationsError(
+                    source,
+                    f"cells.{key}",
+                    f"unknown {role} configuration {name!r} (expected one of "
+                    f"{', '.join(table.configs)})",
+                )
+        if e.rule not in table.rules:
+            raise ExpectationsError(
+                source,
+                f"cells.{key}.rule",
+                f"unknown rule {e.rule!r} (expected one of {', '.join(table.rules)})",
+            )
+    for a in table.configs:
+        for b in table.configs:
+            if cell_id(a, b) not in keys:
+                raise ExpectationsError(source, "cells", f"no entry for cell {cell_id(a, b)}")
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A SafeLoader that rejects a repeated mapping key (two entries for one cell)."""
+
+
+def _unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            mark = key_node.start_mark
+            raise yaml.constructor.ConstructorError(
+                None, None, f"repeated key {key!r} (line {mark.line + 1})", mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+    _unique_mapping,
+)
+
+
+def load_expectations(path: str | Path | None = None) -> Expectations:
+    """Read and validate the table: the packaged one, or the file at `path`."""
+    if path is None:
+        ref = resources.files("nattest") / "data" / DATA_FILE
+        source, text = f"nattest/data/{DATA_FILE}", ref.read_text(encoding="utf-8")
+    else:
+        source = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as e:
+            raise ExpectationsError(source, "", f"cannot read: {e.strerror}") from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ExpectationsError(source, where, f"YAML: {e.problem or e.context}") from None
+    except yaml.YAMLError as e:
+        raise ExpectationsError(source, "", f"YAML: {e}") from None
+    return parse_expectations(data, source)
+
+
+def configs() -> list[str]:
+    """The endpoint configurations of the matrix, in grid order."""
+    return list(load_expectations().configs)

@@ -1,0 +1,414 @@
+"""The matrix as ONE self-contained HTML page: inline CSS, no external resource.
+
+The page shows the colour grid (rows caller, columns callee) and the relay-only row, a
+legend with the RFC 4787 behaviour of each configuration (mapping × filtering of each NAT,
+from ``nattest.nat.PRESETS``), the cells that differ, and per cell a ``<details>`` block:
+expected vs observed with the rule behind it, each peer's candidates as a Trickle-ICE-style
+table (type, protocol, address, port, priority, URL), the selected pair, timings, stats,
+media verdicts and both SDPs. Every value from a result goes through ``html.escape``.
+A three-line script opens the details a grid link points at; the page works without it.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from pathlib import Path
+
+from nattest.configs import CHAINS, CONFIGS
+from nattest.expectations import load_expectations
+from nattest.nat import PRESETS, Filtering, Mapping
+from nattest.peer.report import reported_pair
+from nattest.report.model import TIMING_KEYS, MatrixCell, MatrixResult, Status
+from nattest.result import Candidate, CandidatePair, PeerResult
+
+_CSS = """
+:root{--ok:#137333;--ok-bg:#e6f4ea;--bad:#c5221f;--bad-bg:#fce8e6;--err:#9a5b00;
+--err-bg:#fef3d6;--none:#80868b;--none-bg:#f1f3f4;--line:#dadce0;--ink:#202124;--muted:#5f6368}
+*{box-sizing:border-box}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--ink);
+margin:0;padding:24px 32px;background:#fff}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 10px}
+h3{font-size:14px;margin:18px 0 8px}h4{font-size:13px;margin:12px 0 6px}
+code,pre,.mono{font-family:ui-monospace,"SFMono-Regular",Menlo,Consolas,monospace;font-size:12px}
+.meta{color:var(--muted);margin:0 0 10px}
+.pill{display:inline-block;border-radius:12px;padding:2px 10px;margin-right:6px;font-weight:600}
+.ok:not(details){background:var(--ok-bg);color:var(--ok)}
+.mismatch:not(details){background:var(--bad-bg);color:var(--bad)}
+.error:not(details){background:var(--err-bg);color:var(--err)}
+.missing:not(details){background:var(--none-bg);color:var(--none)}
+.grid td.relay{box-shadow:inset 4px 0 0 rgba(0,0,0,.18)}
+table{border-collapse:collapse}
+.grid th,.grid td{border:1px solid var(--line);text-align:center;padding:0}
+.grid thead th{padding:6px 8px;font-size:12px;background:#f8f9fa;min-width:118px}
+.grid tbody th{padding:6px 12px;text-align:left;background:#f8f9fa;font-size:12px;
+white-space:nowrap}
+.grid .corner{font-weight:400;color:var(--muted);text-align:left}
+.grid td a{display:block;padding:7px 6px;color:inherit;text-decoration:none;min-height:46px}
+.grid td a:hover{outline:2px solid #1a73e8;outline-offset:-2px}
+.grid .pair{font:600 13px ui-monospace,Menlo,Consolas,monospace;display:block}
+.grid .sub{font-size:11px;opacity:.85;display:block}
+.legend{color:var(--muted);font-size:12px;margin:8px 0}
+.legend .pill{font-weight:400;font-size:11px}
+.tbl{border:1px solid var(--line);font-size:12px;margin:4px 0 8px}
+.tbl th,.tbl td{border-bottom:1px solid var(--line);padding:3px 8px;text-align:left;
+vertical-align:top}
+.tbl th{background:#f8f9fa;font-weight:600}
+.tbl tr.sel td{background:#e8f0fe;font-weight:600}
+.num{text-align:right!important;font-variant-numeric:tabular-nums}
+details.cell{border:1px solid var(--line);border-left:6px solid var(--none);border-radius:4px;
+margin:6px 0;background:#fff}
+details.cell.ok{border-left-color:var(--ok)}details.cell.mismatch{border-left-color:var(--bad)}
+details.cell.error{border-left-color:var(--err)}
+details.cell>summary{cursor:pointer;padding:7px 12px;list-style-position:inside}
+details.cell>summary code{font-weight:600;font-size:13px}
+details.cell[open]>summary{border-bottom:1px solid var(--line);background:#f8f9fa}
+.body{padding:8px 14px 14px}
+.kv{display:grid;grid-template-columns:max-content 1fr;gap:3px 14px;margin:6px 0}
+.kv dt{color:var(--muted)}.kv dd{margin:0}
+.peers{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:0 24px}
+.badge{display:inline-block;padding:0 6px;border-radius:3px;font-size:11px;font-weight:600}
+pre{background:#f8f9fa;border:1px solid var(--line);padding:8px;overflow:auto;max-height:360px;
+margin:4px 0;white-space:pre}
+.muted{color:var(--muted)}.why{color:var(--bad);font-weight:600}
+ul.fails{padding-left:20px}ul.fails li{margin:3px 0}
+footer{margin-top:32px;color:var(--muted);font-size:12px}
+"""
+
+_SCRIPT = """
+function openTarget(){var d=document.getElementById(location.hash.slice(1));
+if(d&&d.tagName==="DETAILS"){d.open=true;}}
+window.addEventListener("hashchange",openTarget);openTarget();
+"""
+
+_STATUS_LABEL = {
+    "ok": "as expected",
+    "mismatch": "differs",
+    "error": "lab error",
+    "missing": "not run",
+}
+_SHORT = {"port-restricted-cone": "port-restricted", "symmetric-then-cone": "symmetric→cone"}
+_MAPPING_ORDER = list(Mapping)
+_FILTERING_ORDER = list(Filtering)
+
+
+def e(value: object) -> str:
+    """Escape any value for HTML text or a quoted attribute."""
+    return escape(str(value), quote=True)
+
+
+def _ms(seconds: float | None) -> str:
+    return (
+        "–"
+        if seconds is None
+        else f"{seconds * 1000:.0f} ms"
+        if seconds < 1
+        else f"{seconds:.2f} s"
+    )
+
+
+def _anchor(cell: MatrixCell) -> str:
+    return "cell-" + cell.id
+
+
+def _grid_cell(cell: MatrixCell | None) -> str:
+    if cell is None:
+        return '<td class="missing"><span class="pair">·</span></td>'
+    if cell.status == "mismatch":
+        sub = "expected " + " | ".join(cell.expectation.pair or ["no connection"])
+    elif cell.status == "error":
+        sub = "lab error"
+    else:
+        sub = " · ".join(p for p in (cell.path, _ms(cell.timings.get("connecting"))) if p)
+    title = f"{cell.id}: {cell.why or 'as expected'}"
+    relay = " relay" if cell.path == "relay" else ""
+    return (
+        f'<td class="{cell.status}{relay}"><a href="#{e(_anchor(cell))}" title="{e(title)}">'
+        f'<span class="pair">{e(cell.observed)}</span><span class="sub">{e(sub)}</span></a></td>'
+    )
+
+
+def _grid(result: MatrixResult) -> str:
+    configs = result.grid_configs()
+    head = "".join(f'<th title="{e(c)}">{e(_SHORT.get(c, c))}</th>' for c in configs)
+    rows = []
+    for caller in configs:
+        tds = "".join(_grid_cell(result.cell(caller, callee)) for callee in configs)
+        rows.append(f"<tr><th>{e(caller)}</th>{tds}</tr>")
+    return (
+        f'<table class="grid"><thead><tr><th class="corner">caller ↓ &nbsp; callee →</th>'
+        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def _relay_grid(result: MatrixResult) -> str:
+    cells = result.relay_row()
+    if not cells:
+        return ""
+    head = "".join(f"<th>TURN over {e(c.turn_transport)}</th>" for c in cells)
+    labels = {f"{c.caller} → {c.callee}" for c in cells}
+    rows = "".join(
+        f"<tr><th>{e(label)}</th>"
+        + "".join(
+            _grid_cell(c) if f"{c.caller} → {c.callee}" == label else "<td></td>" for c in cells
+        )
+        + "</tr>"
+        for label in sorted(labels)
+    )
+    return (
+        "<h3>Relay only (iceTransportPolicy relay)</h3>"
+        f'<table class="grid"><thead><tr><th class="corner">caller → callee</th>{head}</tr>'
+        f"</thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def _behaviour(config: str) -> tuple[str, str, str]:
+    """(NAT chain from the internet inwards, effective mapping, effective filtering)."""
+    chain = CHAINS.get(config, [])
+    if not chain:
+        return "none (plain router)", "none", "none"
+    nats = [PRESETS[p] for p in chain if p in PRESETS]
+    if not nats:
+        return " → ".join(chain), "?", "?"
+    mapping = max((n.mapping for n in nats), key=_MAPPING_ORDER.index)
+    filtering = max((n.filtering for n in nats), key=_FILTERING_ORDER.index)
+    return " → ".join(chain), mapping.value, filtering.value
+
+
+def _configs_legend(result: MatrixResult) -> str:
+    rows = []
+    for config in result.grid_configs():
+        chain, mapping, filtering = _behaviour(config)
+        rows.append(
+            f"<tr><td><b>{e(config)}</b></td><td>{e(chain)}</td><td>{e(mapping)}</td>"
+            f"<td>{e(filtering)}</td><td>{e(CONFIGS.get(config, ''))}</td></tr>"
+        )
+    return (
+        "<h2>Configurations (RFC 4787)</h2>"
+        '<table class="tbl"><tr><th>configuration</th><th>NATs, internet → host</th>'
+        "<th>mapping</th><th>filtering</th><th>what it is</th></tr>" + "".join(rows) + "</table>"
+    )
+
+
+def _candidate_table(cands: list[Candidate], selected: Candidate | None) -> str:
+    if not cands:
+        return '<p class="muted">(none)</p>'
+    rows = []
+    for c in cands:
+        sel = selected is not None and (c.type, c.address, c.port) == (
+            selected.type,
+            selected.address,
+            selected.port,
+        )
+        url = (c.url or "–") + (f" (via {c.relay_protocol})" if c.relay_protocol else "")
+        rows.append(
+            f"<tr{' class=sel' if sel else ''}><td>{e(c.type)}</td><td>{e(c.protocol)}</td>"
+            f'<td class="mono">{e(c.address)}</td><td class="num">{e(c.port)}</td>'
+            f'<td class="num mono">{e(c.priority)}</td><td class="mono">{e(url)}</td></tr>'
+        )
+    return (
+        '<table class="tbl"><tr><th>type</th><th>protocol</th><th>address</th><th>port</th>'
+        "<th>priority</th><th>URL</th></tr>" + "".join(rows) + "</table>"
+    )
+
+
+_RTP_FIELDS = (
+    ("packetsReceived", "packets_received"),
+    ("packetsLost", "packets_lost"),
+    ("jitter", "jitter"),
+    ("bytesReceived", "bytes_received"),
+    ("framesDecoded", "frames_decoded"),
+    ("packetsSent", "packets_sent"),
+    ("bytesSent", "bytes_sent"),
+)
+
+
+def _stats(p: PeerResult) -> str:
+    """currentRoundTripTime, then one row per webrtc-internals stat, one column per kind."""
+    rtt = _ms(p.stats.current_round_trip_time)
+    out = f"<h4>Stats</h4><p>currentRoundTripTime <b>{e(rtt)}</b></p>"
+    if not p.stats.rtp:
+        return out
+    head = "".join(f"<th class=num>{e(s.kind)}</th>" for s in p.stats.rtp)
+    rows = []
+    for label, attr in _RTP_FIELDS:
+        values = [getattr(s, attr) for s in p.stats.rtp]
+        cells = "".join(
+            f"<td class=num>{e(_ms(v) if attr == 'jitter' else v)}</td>" for v in values
+        )
+        rows.append(f"<tr><td class=mono>{label}</td>{cells}</tr>")
+    table = f'<table class="tbl"><tr><th>inbound / outbound RTP</th>{head}</tr>'
+    return out + table + "".join(rows) + "</table>"
+
+
+def _peer(p: PeerResult, other: PeerResult) -> str:
+    """One peer: outcome, pairs, media, timeline, candidate tables (the pair's rows marked)."""
+    m = p.media
+    verdict = (
+        '<span class="badge ok">media OK</span>'
+        if m.ok
+        else ('<span class="badge mismatch">media incomplete</span>')
+    )
+    outcome = "ok" if p.outcome == "connected" else "mismatch"
+    sp = reported_pair(p, other)
+    items = [
+        (
+            "outcome",
+            f'<span class="badge {outcome}">{e(p.outcome)}</span>'
+            + (f" <span class=why>{e(p.reason)}</span>" if p.reason else ""),
+        ),
+        ("selected pair", f'<span class="mono">{_pair(sp)}</span>'),
+        ("aioice nominated", f'<span class="mono">{_pair(p.selected_pair)}</span>'),
+        ("time to connected", e(_ms(p.time_to_connected))),
+        (
+            "media",
+            f"{verdict} audio {m.audio_frames} frames, video {m.video_frames} frames, "
+            f"data channel {m.data_echoed}/{m.data_sent} echoed",
+        ),
+    ]
+    if p.turn_preflight is not None:
+        items.append(("TURN preflight", e(p.turn_preflight)))
+    if p.sdp_check is not None and not p.sdp_check.ok:
+        items.append(("SDP check", e("; ".join(p.sdp_check.problems))))
+    if p.timeline:
+        items.append(
+            (
+                "timeline",
+                '<span class="mono">'
+                + e(", ".join(f"{ev.machine} {ev.state} @{ev.t * 1000:.0f}ms" for ev in p.timeline))
+                + "</span>",
+            )
+        )
+    kv = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in items)
+    return (
+        f"<div><h3>{e(p.name)} ({e(p.role)}, policy {e(p.policy)})</h3><dl class=kv>{kv}</dl>"
+        f"<h4>Local candidates</h4>{_candidate_table(p.local_candidates, sp.local if sp else None)}"
+        f"<h4>Remote candidates (from SDP)</h4>"
+        f"{_candidate_table(p.remote_candidates, sp.remote if sp else None)}{_stats(p)}</div>"
+    )
+
+
+def _pair(pair: CandidatePair | None) -> str:
+    if pair is None:
+        return "none"
+    return f"{e(pair.local.label())} ↔ {e(pair.remote.label())} <b>[{e(pair.short())}]</b>"
+
+
+def _cell_details(cell: MatrixCell, rules: dict[str, str]) -> str:
+    exp = cell.expectation
+    items = [
+        ("expected", e(exp.describe())),
+        ("observed", e(cell.observed + (f" ({cell.path})" if cell.path else ""))),
+        ("verdict", "as expected" if cell.ok else f"<span class=why>{e(cell.why)}</span>"),
+        (
+            "rule",
+            f"<b>{e(exp.rule)}</b> ({e(exp.basis)}, "
+            f"{'confirmed by a real run' if exp.confirmed else 'not yet confirmed by a real run'})"
+            f"<br>{e(rules.get(exp.rule, ''))}",
+        ),
+    ]
+    if exp.rfc_pair:
+        items.append(("RFC 8445 pair", e(exp.rfc_pair)))
+    if exp.note:
+        items.append(("note", e(exp.note)))
+    timings = " · ".join(f"{k} {_ms(cell.timings[k])}" for k in TIMING_KEYS if k in cell.timings)
+    if timings:
+        items.append(("timings", e(timings)))
+    call = cell.result
+    if call is not None:
+        items.append(
+            (
+                "call",
+                e(
+                    f"topology {call.topology}, policy {call.policy}, "
+                    f"TURN {call.turn_transport}, quality {call.quality:.1f}/5"
+                ),
+            )
+        )
+    kv = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in items)
+    body = f"<dl class=kv>{kv}</dl>"
+    if call is not None:
+        peers = _peer(call.caller, call.callee) + _peer(call.callee, call.caller)
+        body += f'<div class="peers">{peers}</div>'
+        for p in (call.caller, call.callee):
+            body += (
+                f"<details><summary>SDP applied by {e(p.name)} (local)</summary>"
+                f"<pre>{e(p.local_sdp or '(none)')}</pre></details>"
+            )
+    summary = (
+        f'<span class="badge {cell.status}">{_STATUS_LABEL[cell.status]}</span> '
+        f"<code>{e(cell.id)}</code> "
+        f'<span class="mono">{e(cell.observed)}</span>'
+        + ("" if cell.ok else f' <span class="muted">expected {e(exp.describe())}</span>')
+    )
+    return (
+        f'<details class="cell {cell.status}" id="{e(_anchor(cell))}"><summary>{summary}'
+        f'</summary><div class="body">{body}</div></details>'
+    )
+
+
+def _failures(result: MatrixResult) -> str:
+    bad = result.not_ok()
+    if not bad:
+        return '<p class="pill ok">Every cell as expected.</p>'
+    items = "".join(
+        f'<li><span class="badge {c.status}">{_STATUS_LABEL[c.status]}</span> '
+        f'<a href="#{e(_anchor(c))}"><code>{e(c.id)}</code></a>: {e(c.why)}</li>'
+        for c in bad
+    )
+    return f'<ul class="fails">{items}</ul>'
+
+
+def render_html(result: MatrixResult, rules: dict[str, str] | None = None) -> str:
+    """The whole page. `rules` (rule id → text) defaults to the packaged table's."""
+    if rules is None:
+        rules = load_expectations().rules
+    n = result.counts()
+    labels: dict[Status, str] = {
+        "ok": "as expected",
+        "mismatch": "differ",
+        "error": "lab error" if n["error"] == 1 else "lab errors",
+        "missing": "not run",
+    }
+    pills = "".join(
+        f'<span class="pill {k}">{n[k]} {label}</span>'
+        for k, label in labels.items()
+        if n[k] or k == "ok"
+    )
+    started = result.started.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
+    legend = (
+        '<p class="legend"><span class="pill ok">as expected</span>'
+        '<span class="pill mismatch">differs</span><span class="pill error">lab error</span>'
+        '<span class="pill missing">not run</span> Each cell shows the selected candidate pair '
+        "from the caller's point of view (local type ↔ remote type, as libwebrtc's getStats), "
+        "then the path and the time to connect; a dark left edge marks a relayed call. "
+        "Click a cell for its details.</p>"
+    )
+    groups: dict[str, list[MatrixCell]] = {}
+    for c in result.cells:
+        key = f"caller {c.caller}" if c.policy == "all" else "relay only"
+        groups.setdefault(key, []).append(c)
+    cells = "".join(
+        f"<h3>{e(key)}</h3>" + "".join(_cell_details(c, rules) for c in group)
+        for key, group in groups.items()
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>nattest matrix: {e(result.summary_line())}</title><style>{_CSS}</style></head>"
+        f"<body><header><h1>nattest connectivity matrix</h1>"
+        f'<p class="meta">started {e(started)} · wall time {result.wall_time:.1f} s · '
+        f"{e(result.machine.label())}</p><div>{pills}</div></header>"
+        f"<h2>Matrix</h2>{_grid(result)}{_relay_grid(result)}{legend}"
+        f"{_configs_legend(result)}<h2>Differences</h2>{_failures(result)}"
+        f"<h2>Cells</h2>{cells}"
+        "<footer>Generated by nattest. Pairs: host, srflx, prflx, relay (RFC 8445 5.1.1); "
+        "NAT behaviour: RFC 4787 mapping × filtering. The reasoning behind every expectation "
+        f"is in docs/matrix.md.</footer><script>{_SCRIPT}</script></body></html>\n"
+    )
+
+
+def write_html(result: MatrixResult, path: str | Path, rules: dict[str, str] | None = None) -> Path:
+    """Write the page; returns its path."""
+    p = Path(path)
+    p.write_text(render_html(result, rules), encoding="utf-8")
+    return p

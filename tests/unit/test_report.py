@@ -1,0 +1,175 @@
+"""Reports of a matrix run: terminal grid, JUnit XML, HTML page, JSON round-trip.
+
+The sample run comes from tools/sample_report.py: synthetic, realistic CallResults for all
+67 cells, with one cell that differs, one lab error and one failed call.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from rich.console import Console
+
+from nattest.expectations import load_expectations
+from nattest.report import (
+    MatrixCell,
+    MatrixResult,
+    call_timings,
+    evaluate,
+    from_json,
+    junit_xml,
+    print_report,
+    render_grid,
+    render_html,
+    to_json,
+)
+from nattest.report.terminal import cell_text
+
+ROOT = Path(__file__).parents[2]
+
+
+def _load_tool() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("sample_report", ROOT / "tools/sample_report.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def tool() -> ModuleType:
+    return _load_tool()
+
+
+@pytest.fixture(scope="module")
+def run(tool: ModuleType) -> MatrixResult:
+    result: MatrixResult = tool.sample_matrix()
+    return result
+
+
+MISMATCH = "restricted-cone--full-cone--all"
+ERROR = "symmetric--symmetric--all"
+FAILED = "port-restricted-cone--port-restricted-cone--relay-tls"
+
+
+def _by_id(run: MatrixResult, cell: str) -> MatrixCell:
+    return next(c for c in run.cells if c.id == cell)
+
+
+def test_sample_statuses(run: MatrixResult) -> None:
+    assert len(run.cells) == 67
+    assert run.counts() == {"ok": 64, "mismatch": 2, "error": 1, "missing": 0}
+    assert _by_id(run, MISMATCH).observed == "srflx↔srflx"
+    assert _by_id(run, FAILED).observed == "FAILED"
+    assert _by_id(run, ERROR).observed == "ERROR"
+
+
+def test_grid_colours_and_text(run: MatrixResult) -> None:
+    assert cell_text(_by_id(run, MISMATCH)).style == "bold red"
+    assert "≠ srflx↔relay" in cell_text(_by_id(run, MISMATCH)).plain
+    assert cell_text(_by_id(run, "symmetric--full-cone--all")).style == "green"
+    assert cell_text(_by_id(run, ERROR)).style == "yellow"
+    console = Console(record=True, width=200, color_system="truecolor")
+    console.print(render_grid(run))
+    text = console.export_text(clear=False)
+    for pair in ("srflx↔prflx", "relay↔srflx", "prflx↔relay", "FAILED", "ERROR", "TURN tls"):
+        assert pair in text
+    ansi = console.export_text(styles=True)
+    assert re.search(r"\x1b\[1;31m\s*srflx↔srflx", ansi)  # bold red: differs
+    assert re.search(r"\x1b\[32m\s*prflx↔srflx", ansi)  # green: as expected
+
+
+def test_print_report_lists_failures(run: MatrixResult) -> None:
+    console = Console(record=True, width=200)
+    print_report(console, run)
+    text = console.export_text()
+    assert f"✗ {MISMATCH}: expected a relay path" in text
+    assert f"! {ERROR}: lab error: [nat-a]" in text
+    assert "64/67 cells as expected, 2 differ, 1 lab error" in text
+
+
+def test_junit_parses_and_counts(run: MatrixResult) -> None:
+    root = ET.fromstring(junit_xml(run).encode("utf-8"))
+    assert root.tag == "testsuites"
+    assert (root.get("tests"), root.get("failures"), root.get("errors")) == ("67", "2", "1")
+    (suite,) = root.findall("testsuite")
+    assert (suite.get("name"), suite.get("tests"), suite.get("skipped")) == (
+        "nattest.matrix",
+        "67",
+        "0",
+    )
+    assert suite[0].tag == "properties"
+    cases = suite.findall("testcase")
+    assert {c.get("name") for c in cases} == {c.id for c in run.cells}
+    assert {c.get("classname") for c in cases} == {"nattest.matrix"}
+    for c in cases:
+        float(c.get("time", "x"))
+    failures = {c.get("name"): c.find("failure") for c in cases if c.find("failure") is not None}
+    assert set(failures) == {MISMATCH, FAILED}
+    failure = failures[MISMATCH]
+    assert failure is not None and failure.get("type") == "ExpectationMismatch"
+    assert "expected a relay path" in (failure.get("message") or "")
+    assert "Selected pair" in (failure.text or "")  # the call summary follows the reason
+    errors = [c for c in cases if c.find("error") is not None]
+    assert [c.get("name") for c in errors] == [ERROR]
+
+
+def test_html_self_contained_with_every_cell(run: MatrixResult) -> None:
+    page = render_html(run)
+    assert page.startswith("<!DOCTYPE html>")
+    for cell in run.cells:
+        assert f'id="cell-{cell.id}"' in page
+        assert f'href="#cell-{cell.id}"' in page
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.I)
+    assert "<link" not in page and "@import" not in page and "url(" not in page
+    assert "<script src" not in page
+    for config in run.configs:  # legend: RFC 4787 behaviour of every configuration
+        assert f"<td><b>{config}</b></td>" in page
+    assert "address-and-port-dependent" in page and "endpoint-independent" in page
+
+
+def test_html_escapes_result_text(tool: ModuleType) -> None:
+    exp = load_expectations().get("full-cone", "full-cone")
+    cell = tool.sample_cell(exp)
+    assert cell.result is not None
+    evil = "<script>alert('sdp')</script> & a=candidate"
+    caller = cell.result.caller.model_copy(update={"local_sdp": evil, "reason": "<b>x</b>"})
+    call = cell.result.model_copy(update={"caller": caller})
+    page = render_html(
+        MatrixResult(cells=[evaluate(exp, call)], started=tool.datetime.now(), wall_time=1.0)
+    )
+    assert "<script>alert" not in page and "<b>x</b>" not in page
+    assert "&lt;script&gt;alert(&#x27;sdp&#x27;)&lt;/script&gt; &amp; a=candidate" in page
+
+
+def test_json_round_trip(run: MatrixResult) -> None:
+    text = to_json(run)
+    assert '"currentRoundTripTime"' in text and '"packetsLost"' in text
+    again = from_json(text)
+    assert again == run
+    assert to_json(again) == text
+
+
+def test_media_failure_is_not_ok(tool: ModuleType) -> None:
+    exp = load_expectations().get("open", "open")
+    cell = tool.sample_cell(exp)
+    assert cell.ok and cell.result is not None
+    callee = cell.result.callee.model_copy(
+        update={"media": cell.result.callee.media.model_copy(update={"video_frames": 0})}
+    )
+    bad = evaluate(exp, cell.result.model_copy(update={"callee": callee}))
+    assert not bad.ok and bad.status == "mismatch"
+    assert bad.why.startswith("connected as expected, but media did not flow: bob decoded")
+
+
+def test_call_timings(run: MatrixResult) -> None:
+    cell = _by_id(run, "symmetric--full-cone--all")
+    assert cell.result is not None
+    t = call_timings(cell.result)
+    assert set(t) == {"lab_setup", "gathering", "connecting", "media", "total"}
+    assert 0 < t["gathering"] < t["total"] and t["connecting"] == pytest.approx(0.034)
