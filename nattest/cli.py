@@ -278,6 +278,61 @@ def call(topology: str | None, pair: str | None, policy: str, turn_transport: st
     sys.exit(0 if result.connected and result.media_ok else 1)
 
 
+@main.command()
+@click.option("--configs", help="Comma-separated endpoint configurations (default: all 8).")
+@click.option("--policies", default="all,relay", show_default=True,
+              help="all: every ordered pair; relay: the relay-only row (udp, tcp, tls).")
+@click.option("--jobs", type=int, default=8, show_default=True, help="Cells running at once.")
+@click.option("--duration", type=float, default=0.5, show_default=True,
+              help="Seconds of media per call (peers also wait until frames flowed).")
+@click.option("--json", "json_file", type=click.Path(dir_okay=False), help="Every CallResult.")
+@click.option("--junit", "junit_file", type=click.Path(dir_okay=False), help="JUnit XML.")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False), help="HTML report.")
+@handle_errors
+def matrix(configs: str | None, policies: str, jobs: int, duration: float,
+           json_file: str | None, junit_file: str | None, html_file: str | None) -> None:
+    """Run the connectivity matrix: one real call per cell, judged against the table."""
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn,
+                               TextColumn, TimeElapsedColumn)
+
+    from nattest.expectations import load_expectations
+    from nattest.lab import terminate_as_interrupt
+    from nattest.matrix import MatrixOptions, plan_cells, run_matrix
+    from nattest.report import print_report, write_html, write_json, write_junit
+
+    if jobs < 1:
+        raise UsageError(f"--jobs {jobs}: give 1 or more")
+    table = load_expectations()
+    cells = plan_cells(
+        table,
+        [c.strip() for c in configs.split(",")] if configs else None,
+        [p.strip() for p in policies.split(",")],  # type: ignore[misc]
+    )
+    _require_root()
+    failed = 0
+    with Progress(
+        SpinnerColumn(), TextColumn("[bold]matrix[/]"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("[red]{task.fields[failed]} failed[/]"), TimeElapsedColumn(),
+        TextColumn("{task.fields[last]}"), console=err, transient=False,
+    ) as progress:
+        task = progress.add_task("cells", total=len(cells), failed=0, last="")
+
+        def done(cell: Any) -> None:
+            nonlocal failed
+            failed += 0 if cell.ok else 1
+            progress.update(task, advance=1, failed=failed, last=f"{cell.id}: {cell.observed}")
+
+        with terminate_as_interrupt():
+            result = run_matrix(cells, MatrixOptions(jobs=jobs, duration=duration), table, done)
+    print_report(out, result)
+    for path, write in ((json_file, write_json), (junit_file, write_junit), (html_file, write_html)):
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            write(result, path)
+            out.print(f"wrote {path}")
+    sys.exit(0 if result.counts().get("ok", 0) == len(result.cells) else 1)
+
+
 def _call_setup(topology: str | None, pair: str | None, policy: str, turn_transport: str,
                 duration: float, connect_timeout: float) -> tuple[Any, Any]:
     from nattest.call import CallSpec

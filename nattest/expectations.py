@@ -146,12 +146,16 @@ class Expectation(_Model):
         if self.path is None or not self.pair:
             raise ValueError("a cell that connects needs `path` and `pair`")
         for p in self.pair:
-            if path_of(p) != self.path:
-                raise ValueError(f"pair {p} is not a {self.path} path")
-        if self.path == "relay" and self.protocol is None:
-            raise ValueError("a relay path needs `protocol` (udp, tcp or tls)")
-        if self.path == "direct" and self.protocol is not None:
-            raise ValueError("`protocol` is for relay paths only")
+            if path_of(p) != self.path and self.basis != "aioice":
+                raise ValueError(
+                    f"pair {p} is not a {self.path} path (only `basis: aioice` cells may "
+                    "list relayed pairs aioice's first-success nomination can end on)"
+                )
+        relayed = any(path_of(p) == "relay" for p in self.pair)
+        if relayed and self.protocol is None:
+            raise ValueError("a cell whose pairs include a relay needs `protocol`")
+        if not relayed and self.protocol is not None:
+            raise ValueError("`protocol` is for cells whose pairs include a relay")
         if len(set(self.pair)) != len(self.pair):
             raise ValueError("repeated pair")
         return self
@@ -162,10 +166,10 @@ class Expectation(_Model):
         return cell_id(self.caller, self.callee, self.policy, self.turn_transport)
 
     def describe(self) -> str:
-        """`srflx↔prflx (direct)`, `relay↔prflx or relay↔relay (relay over udp)`."""
+        """`srflx↔prflx (direct path)`, `relay↔prflx or relay↔relay (relay over udp)`."""
         if not self.connect:
             return "no connection"
-        via = f"relay over {self.protocol}" if self.path == "relay" else "direct"
+        via = "direct path" if self.path == "direct" else f"relay over {self.protocol}"
         return f"{' or '.join(self.pair)} ({via})"
 
     def matches(self, call: CallResult) -> tuple[bool, str]:
@@ -184,17 +188,35 @@ class Expectation(_Model):
         if pair is None:
             return False, f"expected {self.describe()}, connected but no selected pair reported"
         got = pair.short()
-        path = path_of(got)
-        if path != self.path:
-            return False, f"expected a {self.path} path ({self.describe()}), got {got} ({path})"
+        # The path is judged on the valid list (every pair whose check succeeded), which
+        # is deterministic; the nominated pair depends on which check completed first.
+        if self.path == "direct" and not call.direct_path:
+            return False, (
+                f"expected a working direct path, but no direct pair succeeded "
+                f"(selected {got}; valid: {valid_text(call)})"
+            )
+        if self.path == "relay" and call.direct_path:
+            return False, (
+                f"expected no direct path (a relay is needed), but a direct pair succeeded "
+                f"(valid: {valid_text(call)}): is a NAT more permissive than declared?"
+            )
         if got not in self.pair:
             return False, f"expected {self.describe()}, got {got}"
-        if self.protocol is not None:
+        if path_of(got) == "relay" and self.protocol is not None:
             used = relay_protocols(call)
             if self.protocol not in used:
                 seen = ", ".join(sorted(used)) or "unknown"
                 return False, f"expected the relay leg over {self.protocol}, got {seen} ({got})"
         return True, ""
+
+
+def valid_text(call: CallResult) -> str:
+    """`caller: host↔srflx, host↔relay; callee: ...` for failure messages."""
+    parts = []
+    for peer in (call.caller, call.callee):
+        pairs = ", ".join(sorted({p.short() for p in peer.valid_pairs})) or "none"
+        parts.append(f"{peer.name}: {pairs}")
+    return "; ".join(parts)
 
 
 def relay_protocols(call: CallResult) -> set[str]:

@@ -160,6 +160,10 @@ class PeerResult(_Model):
     """Candidates received from the other peer (in its SDP)."""
     selected_pair: CandidatePair | None = None
     """The nominated pair, from this peer's point of view."""
+    valid_pairs: list[CandidatePair] = Field(default_factory=list)
+    """Every pair whose connectivity check succeeded by the end of the call (RFC 8445
+    7.2.5.3.2 valid list), this peer's view. aioice nominates the first pair to succeed,
+    so this, not the nominated pair, tells whether a direct path works."""
     timeline: list[StateEvent] = Field(default_factory=list)
     """State changes with times."""
     time_to_connected: float | None = None
@@ -206,6 +210,15 @@ class CallResult(_Model):
     def connected(self) -> bool:
         """Both peers connected."""
         return self.caller.outcome == "connected" and self.callee.outcome == "connected"
+
+    @property
+    def direct_path(self) -> bool:
+        """A pair without a relay on either side succeeded, seen by either peer."""
+        return any(
+            p.local.type != "relay" and p.remote.type != "relay"
+            for peer in (self.caller, self.callee)
+            for p in peer.valid_pairs
+        )
 
     @property
     def media_ok(self) -> bool:

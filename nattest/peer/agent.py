@@ -75,6 +75,9 @@ class PeerAgent:
         self.preflight: asyncio.Task[str] | None = None
         self.gathered: list[Candidate] = []
         self.pair_raw: tuple[ice_adapter.RawCandidate, ice_adapter.RawCandidate] | None = None
+        self.valid_raw: dict[
+            tuple[str, int, str, int], tuple[ice_adapter.RawCandidate, ice_adapter.RawCandidate]
+        ] = {}
 
     # ---------------------------------------------------------------- events
 
@@ -287,6 +290,9 @@ class PeerAgent:
             return
         if pair is not None:
             self.pair_raw = pair
+        with contextlib.suppress(ice_adapter.UnsupportedAioice):
+            for raw in ice_adapter.valid_pairs(self.pc):
+                self.valid_raw[(raw[0].address, raw[0].port, raw[1].address, raw[1].port)] = raw
 
     # ------------------------------------------------------------ diagnostics
 
@@ -335,6 +341,10 @@ class PeerAgent:
         if self.connected.is_set():
             self._snapshot_pair()
         out["selected_pair"] = collect.selected_pair(self.pair_raw, local, remote, cfg)
+        out["valid_pairs"] = [
+            p for raw in self.valid_raw.values()
+            if (p := collect.selected_pair(raw, local, remote, cfg)) is not None
+        ]
         with contextlib.suppress(Exception):
             report = await asyncio.wait_for(pc.getStats(), TEARDOWN_TIMEOUT)
             frames = {k: c.frames for k, c in self.counters.items()}

@@ -24,6 +24,7 @@ import ssl
 from dataclasses import dataclass
 
 import aioice
+import aioice.ice
 from aiortc import RTCPeerConnection
 
 SUPPORTED_AIOICE = "0.13"
@@ -109,6 +110,23 @@ def nominated_pair(pc: RTCPeerConnection) -> tuple[RawCandidate, RawCandidate] |
     if pair is None:
         return None
     return _copy(pair.local_candidate), _copy(pair.remote_candidate)
+
+
+def valid_pairs(pc: RTCPeerConnection) -> list[tuple[RawCandidate, RawCandidate]]:
+    """(local, remote) of every RTP pair whose check succeeded: the RFC 8445 valid list,
+    read from aioice's private ``Connection._check_list``."""
+    conn = _connection(pc)
+    if conn is None:
+        return []
+    checks = getattr(conn, "_check_list", None)
+    if not isinstance(checks, list):
+        raise UnsupportedAioice("aioice.Connection._check_list is missing or not a list")
+    succeeded = aioice.ice.CandidatePair.State.SUCCEEDED
+    return [
+        (_copy(p.local_candidate), _copy(p.remote_candidate))
+        for p in checks
+        if p.component == RTP_COMPONENT and p.state == succeeded
+    ]
 
 
 def remote_candidates(pc: RTCPeerConnection) -> list[RawCandidate]:
