@@ -6,7 +6,7 @@ PYTEST_FLAGS ?=
 SYSTEM_PACKAGES := coturn iptables nftables conntrack iproute2 iputils-ping python3 python3-venv python3-pip
 SYSTEM_COMMANDS := turnserver turnutils_natdiscovery nft iptables conntrack ip ping python3
 
-.PHONY: deps system-deps venv test test-unit test-lab test-nat lint bench clean-labs
+.PHONY: deps system-deps venv test test-unit test-nat lint bench bench-matrix clean-labs
 
 deps: system-deps venv
 
@@ -28,16 +28,26 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
-# All tests: unit tests (no root) and lab tests (root, real namespaces, coturn, aiortc).
+# All tests: unit tests (no root) and lab tests (root, real namespaces, coturn, aiortc),
+# including the matrix as a parametrized test. Lab tests mostly wait on peer processes.
 test: deps
-	$(PY) -m pytest -n 2 $(PYTEST_FLAGS) tests
+	$(PY) -m pytest -n 4 $(PYTEST_FLAGS) tests
 
 test-unit: venv
 	$(PY) -m pytest -n 2 $(PYTEST_FLAGS) tests/unit
 
-# The NAT scenarios: every preset verified, real calls between peers behind NATs.
+# What CI runs for NAT traversal: the connectivity matrix (reports in results/), then
+# the NAT scenarios (presets verified, candidates, pairs, relay-only, teardown).
 test-nat: deps
-	$(PY) -m pytest -n 2 $(PYTEST_FLAGS) tests/lab
+	@mkdir -p results; rc=0; \
+	$(VENV)/bin/nattest matrix --junit results/matrix-junit.xml --html results/matrix.html \
+	  --json results/matrix.json || rc=1; \
+	$(PY) -m pytest -n 4 $(PYTEST_FLAGS) --junitxml=results/scenarios-junit.xml tests/lab \
+	  --ignore=tests/lab/test_matrix.py || rc=1; \
+	exit $$rc
+
+bench-matrix: deps
+	$(PY) bench/matrix.py
 
 lint: venv
 	$(VENV)/bin/ruff check nattest tests bench

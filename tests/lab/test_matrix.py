@@ -1,0 +1,25 @@
+"""The connectivity matrix as a parametrized test: one real call per cell.
+
+Select cells with -k, e.g. `pytest tests/lab/test_matrix.py -k "symmetric--port-restricted-cone"`.
+`nattest matrix` runs the same cells concurrently with reports (what `make test-nat` runs).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from nattest.expectations import Expectation, load_expectations
+from nattest.matrix import MatrixOptions, plan_cells, run_cell
+from nattest.peer import summary
+
+TABLE = load_expectations()
+CELLS = plan_cells(TABLE)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("exp", CELLS, ids=[e.id for e in CELLS])
+def test_cell(exp: Expectation) -> None:
+    cell = run_cell(exp, MatrixOptions(duration=0.5))
+    assert cell.error is None, f"{exp.id}: {cell.error}"
+    assert cell.result is not None
+    assert cell.ok, f"{exp.id}: {cell.why}\n{TABLE.rule_text(exp)}\n\n{summary(cell.result)}"
