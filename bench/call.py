@@ -72,15 +72,21 @@ def main() -> None:
             rows.append((name, relay, baseline, ttc, wall, pairs))
     print("baseline: two aiortc peers in one process inside the lab's alice node, offer → both ICE")
     print("completed; for the relay row both use the lab's TURN with policy relay (same path kind)")
-    print(f"{'lab call':22} {'in-process':>11} {'lab time to connected':>22} {'ratio':>6} "
-          f"{'whole call':>11}  pair")
+    print(
+        f"{'lab call':22} {'in-process':>11} {'lab time to connected':>22} {'ratio':>6} "
+        f"{'whole call':>11}  pair"
+    )
     for name, relay, baseline, ttc, wall, pairs in rows:
         med = statistics.median(ttc) if ttc else float("nan")
         kind = " (relay)" if relay else " (host)"
-        print(f"{name + '↔' + name:22} {baseline * 1000:8.1f} ms{kind:8} {med * 1000:10.1f} ms "
-              f"{med / baseline:5.1f}× {statistics.median(wall):9.2f} s  {', '.join(sorted(pairs))}")
-    print(f"target: lab time to connected ≤ 3× in-process; whole call includes "
-          f"{args.duration} s of media and the peers' Python start-up")
+        print(
+            f"{name + '↔' + name:22} {baseline * 1000:8.1f} ms{kind:8} {med * 1000:10.1f} ms "
+            f"{med / baseline:5.1f}× {statistics.median(wall):9.2f} s  {', '.join(sorted(pairs))}"
+        )
+    print(
+        f"target: lab time to connected ≤ 3× in-process; whole call includes "
+        f"{args.duration} s of media and the peers' Python start-up"
+    )
 
 
 if __name__ == "__main__":

@@ -16,8 +16,8 @@ Prints one line per run and the median, in milliseconds.
 from __future__ import annotations
 
 import argparse
-import os
 import asyncio
+import os
 import statistics
 import time
 
@@ -80,15 +80,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--stun", help="stun:IP:PORT (default: no ICE server)")
-    parser.add_argument("--turn", help="turn:IP:PORT?transport=udp (password: NATTEST_TURN_CREDENTIAL)")
+    parser.add_argument(
+        "--turn", help="turn:IP:PORT?transport=udp (password: NATTEST_TURN_CREDENTIAL)"
+    )
     parser.add_argument("--turn-username", default="")
     parser.add_argument("--relay", action="store_true", help="iceTransportPolicy relay")
     parser.add_argument("--timeout", type=float, default=10.0)
     args = parser.parse_args(argv)
     servers = [RTCIceServer(urls=args.stun)] if args.stun else []
     if args.turn:
-        servers.append(RTCIceServer(urls=args.turn, username=args.turn_username,
-                                    credential=os.environ.get("NATTEST_TURN_CREDENTIAL", "")))
+        servers.append(
+            RTCIceServer(
+                urls=args.turn,
+                username=args.turn_username,
+                credential=os.environ.get("NATTEST_TURN_CREDENTIAL", ""),
+            )
+        )
     times = []
     for i in range(args.runs):
         seconds = asyncio.run(inprocess_call(servers, args.timeout, relay=args.relay))

@@ -15,14 +15,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nattest.lab import build_lab  # noqa: E402
-from nattest.topology import load_topology  # noqa: E402
+from nattest.lab import build_lab
+from nattest.topology import load_topology
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=10)
-    ap.add_argument("--topology", default=str(Path(__file__).parents[1] / "topologies/symmetric.yaml"))
+    ap.add_argument(
+        "--topology", default=str(Path(__file__).parents[1] / "topologies/symmetric.yaml")
+    )
     args = ap.parse_args()
     topo = load_topology(args.topology)
     totals, parts = [], {"network": [], "rulesets": [], "services": [], "down": []}
@@ -34,10 +36,14 @@ def main() -> None:
         for k in parts:
             parts[k].append(lab.timings.get(k, 0.0))  # type: ignore[attr-defined]
     ms = [t * 1000 for t in totals]
-    print(f"lab up+down ({topo.name}: {len(topo.nodes())} nodes, {len(topo.networks)} networks, "
-          f"coturn + signaling), {args.runs} runs")
-    print(f"  median {statistics.median(ms):.0f} ms   range {min(ms):.0f}–{max(ms):.0f} ms   "
-          f"target ≤ 500 ms")
+    print(
+        f"lab up+down ({topo.name}: {len(topo.nodes())} nodes, {len(topo.networks)} networks, "
+        f"coturn + signaling), {args.runs} runs"
+    )
+    print(
+        f"  median {statistics.median(ms):.0f} ms   range {min(ms):.0f}–{max(ms):.0f} ms   "
+        f"target ≤ 500 ms"
+    )
     for k, v in parts.items():
         print(f"  {k:9} median {statistics.median(v) * 1000:6.1f} ms")
 

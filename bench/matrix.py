@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nattest.expectations import load_expectations  # noqa: E402
-from nattest.matrix import MatrixOptions, plan_cells, run_matrix  # noqa: E402
+from nattest.expectations import load_expectations
+from nattest.matrix import MatrixOptions, plan_cells, run_matrix
 
 PHASES = ("lab_setup", "gathering", "connecting", "media")
 
@@ -34,14 +34,20 @@ def main() -> None:
         phase = {k: sum(c.timings.get(k, 0.0) for c in result.cells) for k in PHASES}
         spent = sum(totals) or 1.0
         ok = result.counts().get("ok", 0)
-        print(f"run {run + 1}: {len(cells)} cells, {args.jobs} at a time: wall {result.wall_time:.1f} s "
-              f"(target ≤ 60 s), {ok}/{len(cells)} as expected")
-        print(f"  per cell: median {statistics.median(totals):.2f} s, "
-              f"range {min(totals):.2f}–{max(totals):.2f} s")
+        print(
+            f"run {run + 1}: {len(cells)} cells, {args.jobs} at a time: "
+            f"wall {result.wall_time:.1f} s (target ≤ 60 s), {ok}/{len(cells)} as expected"
+        )
+        print(
+            f"  per cell: median {statistics.median(totals):.2f} s, "
+            f"range {min(totals):.2f}–{max(totals):.2f} s"
+        )
         other = spent - sum(phase.values())
         shares = "  ".join(f"{k} {100 * v / spent:.0f}%" for k, v in phase.items())
-        print(f"  share of cell time: {shares}  other (peer start-up, teardown) "
-              f"{100 * other / spent:.0f}%")
+        print(
+            f"  share of cell time: {shares}  other (peer start-up, teardown) "
+            f"{100 * other / spent:.0f}%"
+        )
         slow = sorted(result.cells, key=lambda c: -c.timings.get("total", 0.0))[:3]
         print("  slowest: " + ", ".join(f"{c.id} {c.timings.get('total', 0):.1f} s" for c in slow))
 

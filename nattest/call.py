@@ -21,8 +21,10 @@ from nattest.backends.base import Lab
 from nattest.backends.netns import python_argv
 from nattest.errors import LabError, UsageError
 from nattest.lab import LabServices
+from nattest.nat import Firewall
 from nattest.peer import merge_call
 from nattest.result import CallResult, PeerResult, Policy, Transport
+from nattest.topology import Topology
 
 SLACK = 30.0
 """Seconds a peer may take beyond connect timeout + duration (start-up, teardown)."""
@@ -54,15 +56,41 @@ class CallSpec:
         return self.peer_transports.get(peer, self.turn_transport)
 
 
+def tcp_turn_overrides(topology: Topology, transport: Transport = "udp") -> dict[str, Transport]:
+    """Peers that must reach TURN over TCP: behind a firewall that drops UDP, when the
+    call would otherwise use TURN over UDP."""
+    if transport != "udp":
+        return {}
+    out: dict[str, Transport] = {}
+    for host, spec in topology.hosts.items():
+        walls = [spec.firewall, *(topology.nats[n].firewall for n in topology.behind(host))]
+        if any(w in (Firewall.UDP_BLOCKED, Firewall.TCP_443_ONLY) for w in walls):
+            out[host] = "tcp"
+    return out
+
+
 def _peer_argv(
     lab: Lab, services: LabServices, spec: CallSpec, name: str, role: str, room: str, out: Path
 ) -> tuple[list[str], dict[str, str]]:
     if not services.signaling_url:
         raise UsageError(f"lab {lab.name}: no signaling server (a server with `signaling`)")
     args = [
-        "--name", name, "--role", role, "--signaling", services.signaling_url, "--room", room,
-        "--policy", spec.policy, "--duration", str(spec.duration),
-        "--connect-timeout", str(spec.connect_timeout), "--result", str(out),
+        "--name",
+        name,
+        "--role",
+        role,
+        "--signaling",
+        services.signaling_url,
+        "--room",
+        room,
+        "--policy",
+        spec.policy,
+        "--duration",
+        str(spec.duration),
+        "--connect-timeout",
+        str(spec.connect_timeout),
+        "--result",
+        str(out),
     ]
     env = dict(os.environ)
     if spec.stun and services.turn_address:
@@ -90,7 +118,9 @@ def run_call(
     caller, callee = caller or default_caller, callee or default_callee
     for name in (caller, callee):
         if name not in lab.topology.hosts:
-            raise UsageError(f"no host {name!r} in {lab.topology.name} (hosts: {', '.join(lab.topology.hosts)})")
+            raise UsageError(
+                f"no host {name!r} in {lab.topology.name} (hosts: {', '.join(lab.topology.hosts)})"
+            )
     services = LabServices.load(lab.workdir)
     room = uuid.uuid4().hex[:8]
     folder = lab.workdir / "calls" / room
@@ -112,8 +142,10 @@ def run_call(
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    results = {name: _read_result(name, role, out, folder, spec)
-               for (name, (_, out)), role in zip(procs.items(), ("callee", "caller"), strict=True)}
+    results = {
+        name: _read_result(name, role, out, folder, spec)
+        for (name, (_, out)), role in zip(procs.items(), ("callee", "caller"), strict=True)
+    }
     return merge_call(
         lab.topology.name,
         results[caller],
@@ -129,7 +161,7 @@ def _read_result(name: str, role: str, out: Path, folder: Path, spec: CallSpec) 
     try:
         return PeerResult.model_validate(json.loads(out.read_text()))
     except (OSError, ValueError):
-        log = (folder / f"{name}.log")
+        log = folder / f"{name}.log"
         tail = log.read_text(errors="replace").strip().splitlines()[-5:] if log.exists() else []
         reason = f"peer agent wrote no result; log tail: {' | '.join(tail) or '(empty)'}"
         return PeerResult(name=name, role=role, policy=spec.policy, outcome="failed", reason=reason)  # type: ignore[arg-type]

@@ -80,7 +80,9 @@ def up(topology: str, name: str | None, no_services: bool) -> None:
     t0 = time.perf_counter()
     with terminate_as_interrupt():
         lab = build_lab(topo, name, services=not no_services, source=str(Path(topology).resolve()))
-    out.print(f"lab [bold]{lab.name}[/] up in {time.perf_counter() - t0:.3f} s ({topo.description})")
+    out.print(
+        f"lab [bold]{lab.name}[/] up in {time.perf_counter() - t0:.3f} s ({topo.description})"
+    )
     _print_status([registry.load(lab.name)])
     out.print(f"next: nattest exec {lab.name} <node> -- <command>   |   nattest down {lab.name}")
 
@@ -136,8 +138,9 @@ def _status_data(rec: registry.LabRecord) -> dict[str, Any]:
             entry["addresses"][ifn].append(f"{addr} ({net})")
         if kind == "nat":
             entry["behavior"] = topo.nats[node].label
-            if topo.nats[node].firewall:
-                entry["firewall"] = topo.nats[node].firewall.value
+            firewall = topo.nats[node].firewall
+            if firewall is not None:
+                entry["firewall"] = firewall.value
         if kind == "host":
             entry["behind"] = topo.behind(node)
         nodes.append(entry)
@@ -208,8 +211,13 @@ def shell(name: str, node: str) -> None:
     ns = reattach(name).ns(node)
     sh = os.environ.get("SHELL", "/bin/bash")
     env = {**os.environ, "PS1": f"[{name}/{node}] \\w# ", "NATTEST_LAB": name, "NATTEST_NODE": node}
-    os.execvpe("ip", ["ip", "netns", "exec", ns, sh, "--norc"] if sh.endswith("bash") else
-               ["ip", "netns", "exec", ns, sh], env)
+    os.execvpe(
+        "ip",
+        ["ip", "netns", "exec", ns, sh, "--norc"]
+        if sh.endswith("bash")
+        else ["ip", "netns", "exec", ns, sh],
+        env,
+    )
 
 
 @main.command("verify-nat")
@@ -236,8 +244,10 @@ def verify_nat(target: str, as_json: bool) -> None:
         for r in reports:
             mark = "[green]ok[/]" if r.ok else "[red]MISMATCH[/]"
             chain = " → ".join(r.chain)
-            out.print(f"{mark} {r.nat} (from {r.host}, through {chain}): "
-                      f"declared {r.declared.text()}; observed {r.observed_text()}")
+            out.print(
+                f"{mark} {r.nat} (from {r.host}, through {chain}): "
+                f"declared {r.declared.text()}; observed {r.observed_text()}"
+            )
             for line in r.diff:
                 out.print(f"    {line}")
     sys.exit(1 if failed else 0)
@@ -247,17 +257,30 @@ def verify_nat(target: str, as_json: bool) -> None:
 @click.argument("topology", required=False, type=click.Path(dir_okay=False))
 @click.option("--pair", help="CALLER:CALLEE configurations: build the standard two-peer lab.")
 @click.option("--policy", type=click.Choice(["all", "relay"]), default="all", show_default=True)
-@click.option("--turn-transport", type=click.Choice(["udp", "tcp", "tls"]), default="udp",
-              show_default=True, help="Transport to TURN (a udp-blocked peer always uses tcp).")
+@click.option(
+    "--turn-transport",
+    type=click.Choice(["udp", "tcp", "tls"]),
+    default="udp",
+    show_default=True,
+    help="Transport to TURN (a udp-blocked peer always uses tcp).",
+)
 @click.option("--duration", type=float, default=2.0, show_default=True, help="Seconds of media.")
 @click.option("--connect-timeout", type=float, default=10.0, show_default=True)
 @click.option("--json", "json_file", type=click.Path(dir_okay=False), help="Write the CallResult.")
 @click.option("--keep", is_flag=True, help="Leave the lab up afterwards (to poke into it).")
 @click.option("--name", help="Lab name.")
 @handle_errors
-def call(topology: str | None, pair: str | None, policy: str, turn_transport: str,
-         duration: float, connect_timeout: float, json_file: str | None, keep: bool,
-         name: str | None) -> None:
+def call(
+    topology: str | None,
+    pair: str | None,
+    policy: str,
+    turn_transport: str,
+    duration: float,
+    connect_timeout: float,
+    json_file: str | None,
+    keep: bool,
+    name: str | None,
+) -> None:
     """Run one real call between the topology's two peers and print what happened."""
     from nattest.call import run_call, save_call
     from nattest.lab import open_lab
@@ -270,8 +293,10 @@ def call(topology: str | None, pair: str | None, policy: str, turn_transport: st
     with open_lab(topo, name, keep=keep, source=topology or "") as lab:
         result = run_call(lab, spec)
         if keep:
-            out.print(f"lab [bold]{lab.name}[/] kept: nattest exec {lab.name} alice -- ... ; "
-                      f"nattest down {lab.name}")
+            out.print(
+                f"lab [bold]{lab.name}[/] kept: nattest exec {lab.name} alice -- ... ; "
+                f"nattest down {lab.name}"
+            )
     click.echo(summary(result))
     if json_file:
         save_call(result, Path(json_file))
@@ -280,20 +305,42 @@ def call(topology: str | None, pair: str | None, policy: str, turn_transport: st
 
 @main.command()
 @click.option("--configs", help="Comma-separated endpoint configurations (default: all 8).")
-@click.option("--policies", default="all,relay", show_default=True,
-              help="all: every ordered pair; relay: the relay-only row (udp, tcp, tls).")
+@click.option(
+    "--policies",
+    default="all,relay",
+    show_default=True,
+    help="all: every ordered pair; relay: the relay-only row (udp, tcp, tls).",
+)
 @click.option("--jobs", type=int, default=8, show_default=True, help="Cells running at once.")
-@click.option("--duration", type=float, default=0.5, show_default=True,
-              help="Seconds of media per call (peers also wait until frames flowed).")
+@click.option(
+    "--duration",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="Seconds of media per call (peers also wait until frames flowed).",
+)
 @click.option("--json", "json_file", type=click.Path(dir_okay=False), help="Every CallResult.")
 @click.option("--junit", "junit_file", type=click.Path(dir_okay=False), help="JUnit XML.")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False), help="HTML report.")
 @handle_errors
-def matrix(configs: str | None, policies: str, jobs: int, duration: float,
-           json_file: str | None, junit_file: str | None, html_file: str | None) -> None:
+def matrix(
+    configs: str | None,
+    policies: str,
+    jobs: int,
+    duration: float,
+    json_file: str | None,
+    junit_file: str | None,
+    html_file: str | None,
+) -> None:
     """Run the connectivity matrix: one real call per cell, judged against the table."""
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn,
-                               TextColumn, TimeElapsedColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     from nattest.expectations import load_expectations
     from nattest.lab import terminate_as_interrupt
@@ -311,9 +358,15 @@ def matrix(configs: str | None, policies: str, jobs: int, duration: float,
     _require_root()
     failed = 0
     with Progress(
-        SpinnerColumn(), TextColumn("[bold]matrix[/]"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("[red]{task.fields[failed]} failed[/]"), TimeElapsedColumn(),
-        TextColumn("{task.fields[last]}"), console=err, transient=False,
+        SpinnerColumn(),
+        TextColumn("[bold]matrix[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("[red]{task.fields[failed]} failed[/]"),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[last]}"),
+        console=err,
+        transient=False,
     ) as progress:
         task = progress.add_task("cells", total=len(cells), failed=0, last="")
 
@@ -325,7 +378,11 @@ def matrix(configs: str | None, policies: str, jobs: int, duration: float,
         with terminate_as_interrupt():
             result = run_matrix(cells, MatrixOptions(jobs=jobs, duration=duration), table, done)
     print_report(out, result)
-    for path, write in ((json_file, write_json), (junit_file, write_junit), (html_file, write_html)):
+    for path, write in (
+        (json_file, write_json),
+        (junit_file, write_junit),
+        (html_file, write_html),
+    ):
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             write(result, path)
@@ -333,9 +390,15 @@ def matrix(configs: str | None, policies: str, jobs: int, duration: float,
     sys.exit(0 if result.counts().get("ok", 0) == len(result.cells) else 1)
 
 
-def _call_setup(topology: str | None, pair: str | None, policy: str, turn_transport: str,
-                duration: float, connect_timeout: float) -> tuple[Any, Any]:
-    from nattest.call import CallSpec
+def _call_setup(
+    topology: str | None,
+    pair: str | None,
+    policy: str,
+    turn_transport: str,
+    duration: float,
+    connect_timeout: float,
+) -> tuple[Any, Any]:
+    from nattest.call import CallSpec, tcp_turn_overrides
     from nattest.configs import pair_topology
 
     if bool(topology) == bool(pair):
@@ -347,19 +410,15 @@ def _call_setup(topology: str | None, pair: str | None, policy: str, turn_transp
         topo = pair_topology(caller, callee)
     else:
         topo = _load(str(topology))
-    overrides = {
-        host: "tcp" for host in topo.hosts
-        if turn_transport == "udp" and _udp_blocked(topo, host)
-    }
-    spec = CallSpec(policy=policy, turn_transport=turn_transport,  # type: ignore[arg-type]
-                    peer_transports=overrides, duration=duration, connect_timeout=connect_timeout)
+    overrides = tcp_turn_overrides(topo, turn_transport)  # type: ignore[arg-type]
+    spec = CallSpec(
+        policy=policy,  # type: ignore[arg-type]
+        turn_transport=turn_transport,  # type: ignore[arg-type]
+        peer_transports=overrides,
+        duration=duration,
+        connect_timeout=connect_timeout,
+    )
     return topo, spec
-
-
-def _udp_blocked(topo: Any, host: str) -> bool:
-    """A peer behind a udp-blocked firewall must reach TURN over TCP."""
-    fws = [topo.hosts[host].firewall] + [topo.nats[n].firewall for n in topo.behind(host)]
-    return any(fw is not None and fw.value in ("udp-blocked", "tcp-443-only") for fw in fws)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -52,8 +52,13 @@ def _side(config: str, host: str, n: int) -> dict[str, Any]:
         base = (n - 1) * 128
         return {
             "networks": {f"lan-{host}": {"subnet": lan}},
-            "nats": {f"nat-{host}": {"behavior": "open", "wan": wan,
-                                     "lan": {"network": f"lan-{host}", "address": f"198.51.100.{base + 1}"}}},
+            "nats": {
+                f"nat-{host}": {
+                    "behavior": "open",
+                    "wan": wan,
+                    "lan": {"network": f"lan-{host}", "address": f"198.51.100.{base + 1}"},
+                }
+            },
             "host": {"network": f"lan-{host}", "address": f"198.51.100.{base + 10}"},
         }
     chain = CHAINS[config]
@@ -78,8 +83,11 @@ def _side(config: str, host: str, n: int) -> dict[str, Any]:
         nats[name] = nat
         upstream = {"network": net, "address": f"{prefix}.2"}
     host_address = f"10.{n}.0.10"
-    return {"networks": networks, "nats": nats,
-            "host": {"network": f"lan-{host}", "address": host_address}}
+    return {
+        "networks": networks,
+        "nats": nats,
+        "host": {"network": f"lan-{host}", "address": host_address},
+    }
 
 
 def pair_topology(caller: str, callee: str) -> Topology:
@@ -93,8 +101,11 @@ def pair_topology(caller: str, callee: str) -> Topology:
         "nats": {},
         "hosts": {},
         "servers": {
-            "turn": {"network": "internet", "addresses": ["203.0.113.2", "203.0.113.3"],
-                     "services": ["turn", "stun", "signaling"]},
+            "turn": {
+                "network": "internet",
+                "addresses": ["203.0.113.2", "203.0.113.3"],
+                "services": ["turn", "stun", "signaling"],
+            },
         },
         "peers": ["alice", "bob"],
     }

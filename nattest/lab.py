@@ -112,7 +112,9 @@ def start_services(lab: Lab) -> LabServices:
         with (lab.workdir / "signaling.log").open("ab") as log_file:
             lab.spawn(
                 sig_node,
-                python_argv("nattest.signaling", "--host", sig_address, "--port", str(SIGNALING_PORT)),
+                python_argv(
+                    "nattest.signaling", "--host", sig_address, "--port", str(SIGNALING_PORT)
+                ),
                 stdout=log_file,
                 stderr=log_file,
             )

@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from nattest.call import CallSpec, run_call
+from nattest.call import CallSpec, run_call, tcp_turn_overrides
 from nattest.configs import CONFIGS, check_config, pair_topology
 from nattest.errors import NattestError, UsageError
 from nattest.expectations import Expectation, Expectations, load_expectations
@@ -70,14 +70,10 @@ def plan_cells(
 def cell_spec(exp: Expectation, opts: MatrixOptions) -> CallSpec:
     """CallSpec of a cell: a udp-blocked peer reaches TURN over TCP when the cell uses UDP."""
     transport = exp.turn_transport or "udp"
-    overrides = {}
-    for host, config in (("alice", exp.caller), ("bob", exp.callee)):
-        if config == "udp-blocked" and transport == "udp":
-            overrides[host] = "tcp"
     return CallSpec(
         policy=exp.policy,
         turn_transport=transport,
-        peer_transports=overrides,  # type: ignore[arg-type]
+        peer_transports=tcp_turn_overrides(pair_topology(exp.caller, exp.callee), transport),
         duration=opts.duration,
         connect_timeout=opts.connect_timeout,
         video_size=opts.video_size,
@@ -112,7 +108,7 @@ def run_matrix(
 ) -> MatrixResult:
     """Run every cell, `opts.jobs` at a time; `on_done` is called as each finishes."""
     opts = opts or MatrixOptions()
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     t0 = time.perf_counter()
     done: dict[str, MatrixCell] = {}
     with ThreadPoolExecutor(max_workers=max(1, opts.jobs), thread_name_prefix="cell") as pool:
@@ -140,7 +136,11 @@ def _coturn_version() -> str:
         out = subprocess.run(["turnserver", "--version"], capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
-    return (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr) else "unknown"
+    return (
+        (out.stdout or out.stderr).strip().splitlines()[0]
+        if (out.stdout or out.stderr)
+        else "unknown"
+    )
 
 
 __all__ = ["CONFIGS", "MatrixOptions", "cell_spec", "plan_cells", "run_cell", "run_matrix"]

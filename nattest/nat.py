@@ -219,10 +219,10 @@ def nat_ruleset(
         if behavior.hairpinning:
             post.append(f'oifname "{lan_if}" ip saddr {lan} ct status dnat snat ip to {wan}')
         track = [
-            f'oifname "{wan_if}" meta l4proto udp ct direction original '
-            "update @mappings { ct reply proto-dst : ct original ip saddr . ct original proto-src }",
-            f'oifname "{wan_if}" meta l4proto udp ct direction reply '
-            "update @mappings { ct original proto-dst : ct reply ip saddr . ct reply proto-src }",
+            f'oifname "{wan_if}" meta l4proto udp ct direction original update @mappings '
+            "{ ct reply proto-dst : ct original ip saddr . ct original proto-src }",
+            f'oifname "{wan_if}" meta l4proto udp ct direction reply update @mappings '
+            "{ ct original proto-dst : ct reply ip saddr . ct reply proto-src }",
         ]
         if f is Filtering.ADDRESS_DEPENDENT:
             track += [

@@ -62,7 +62,9 @@ def entered(name: str) -> Iterator[None]:
         os.close(own)
 
 
-def open_socket(name: str, family: int = socket.AF_INET, type: int = socket.SOCK_DGRAM) -> socket.socket:
+def open_socket(
+    name: str, family: int = socket.AF_INET, type: int = socket.SOCK_DGRAM
+) -> socket.socket:
     """A socket that lives in namespace `name`."""
     with entered(name):
         return socket.socket(family, type)

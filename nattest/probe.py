@@ -77,7 +77,9 @@ def probe_nat(
             h.sendto(key.encode(), s.getsockname())
             got = _recv(s, timeout)
             if got is None:
-                raise RuntimeError(f"probe: {host} cannot reach {server} {s.getsockname()} over UDP")
+                raise RuntimeError(
+                    f"probe: {host} cannot reach {server} {s.getsockname()} over UDP"
+                )
             seen[key] = got[1]
         mapped = seen["A:p"]
         if mapped[0] == local:

@@ -73,7 +73,9 @@ def lab_name_for(worker: str) -> str:
 
 @pytest.fixture
 def nattest_lab(request: pytest.FixtureRequest) -> Iterator[Callable[..., Lab]]:
-    """A factory: `nattest_lab(topology_or_path, services=True) -> Lab`, torn down after the test."""
+    """A factory: `nattest_lab(topology_or_path, services=True) -> Lab`.
+
+    Every lab it made is torn down after the test (unless --nattest-keep-lab)."""
     from nattest.lab import build_lab
 
     if os.geteuid() != 0:
@@ -105,15 +107,14 @@ def nattest_call(nattest_lab: Callable[..., Lab]) -> Callable[..., CallResult]:
     the CallResult. Keyword arguments are CallSpec fields; a peer behind a UDP-blocking
     firewall gets TURN over TCP unless `peer_transports` says otherwise.
     """
-    from nattest.call import CallSpec, run_call
-    from nattest.cli import _udp_blocked
+    from nattest.call import CallSpec, run_call, tcp_turn_overrides
 
     def call(topology: Topology | str | Path, **spec: Any) -> CallResult:
         lab = nattest_lab(topology)
-        if "peer_transports" not in spec and spec.get("turn_transport", "udp") == "udp":
-            spec["peer_transports"] = {
-                h: "tcp" for h in lab.topology.hosts if _udp_blocked(lab.topology, h)
-            }
+        if "peer_transports" not in spec:
+            spec["peer_transports"] = tcp_turn_overrides(
+                lab.topology, spec.get("turn_transport", "udp")
+            )
         result = run_call(lab, CallSpec(**spec))
         lab.down()
         return result

@@ -31,7 +31,9 @@ class Runner:
     def __init__(self, transcript: Path | None = None) -> None:
         self.transcript = transcript
         if transcript is not None and not transcript.exists():
-            transcript.write_text("#!/bin/sh\n# Replays the commands nattest ran to build this lab.\nset -e\n")
+            transcript.write_text(
+                "#!/bin/sh\n# Replays the commands nattest ran to build this lab.\nset -e\n"
+            )
             transcript.chmod(0o755)
 
     def record(self, argv: list[str], input: str | None = None) -> None:

@@ -47,5 +47,3 @@ def stun_binding(sock: socket.socket, server: tuple[str, int], timeout: float) -
     if mapped is None:
         raise OSError(f"STUN Binding answer from {server[0]}:{server[1]} has no mapped address")
     return str(mapped[0]), int(mapped[1])
-
-

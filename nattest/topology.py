@@ -146,7 +146,7 @@ class Server(_Strict):
     """Network it sits on (normally the public one)."""
     addresses: list[IPv4Address] = Field(min_length=1, max_length=4)
     """Its addresses; give two for RFC 5780 behaviour discovery (OTHER-ADDRESS)."""
-    services: list[Service] = Field(default_factory=lambda: ["turn", "signaling"])
+    services: list[Service] = Field(default_factory=lambda: ["turn", "signaling"])  # type: ignore[arg-type]
     """What runs on it. `turn` also answers STUN."""
     auth: Literal["long-term", "rest"] = "long-term"
     """TURN credentials: static long-term users, or the REST API shared secret
@@ -240,10 +240,13 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (first on line {seen[key]})", key_node.start_mark
+                None,
+                None,
+                f"duplicate key {key!r} (first on line {seen[key]})",
+                key_node.start_mark,
             )
         seen[key] = key_node.start_mark.line + 1
     return loader.construct_mapping(node, deep=deep)
@@ -251,7 +254,7 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
 
 _UniqueKeyLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_mapping,  # type: ignore[arg-type]
+    _construct_mapping,
 )
 
 
@@ -325,7 +328,12 @@ def check_topology(t: Topology, source: str) -> None:
     def fail(field: str, reason: str) -> None:
         raise TopologyError(source, field, reason)
 
-    kinds = {"networks": t.networks, "nats": t.nats, "hosts": t.hosts, "servers": t.servers}
+    kinds: dict[str, dict[str, Any]] = {
+        "networks": t.networks,
+        "nats": t.nats,
+        "hosts": t.hosts,
+        "servers": t.servers,
+    }
     seen: dict[str, str] = {}
     for kind, items in kinds.items():
         for name in items:
@@ -356,7 +364,10 @@ def check_topology(t: Topology, source: str) -> None:
     routers: dict[str, str] = {}
     for name, r in t.nats.items():
         if r.lan.network in routers:
-            fail(f"nats.{name}.lan.network", f"{r.lan.network} already has router {routers[r.lan.network]}")
+            fail(
+                f"nats.{name}.lan.network",
+                f"{r.lan.network} already has router {routers[r.lan.network]}",
+            )
         routers[r.lan.network] = name
     for name, h in t.hosts.items():
         attach(f"hosts.{name}", h.network, h.address)

@@ -21,11 +21,26 @@ import sys
 from pathlib import Path
 
 TABLE = Path(__file__).resolve().parents[1] / "nattest/data/expectations.yaml"
-CONFIGS = ["open", "full-cone", "restricted-cone", "port-restricted-cone", "symmetric",
-           "double-cone", "symmetric-then-cone", "udp-blocked"]
-SEEN = {"open": "host", "full-cone": "srflx", "restricted-cone": "srflx",
-        "port-restricted-cone": "srflx", "symmetric": "prflx", "double-cone": "srflx",
-        "symmetric-then-cone": "prflx", "udp-blocked": "relay"}
+CONFIGS = [
+    "open",
+    "full-cone",
+    "restricted-cone",
+    "port-restricted-cone",
+    "symmetric",
+    "double-cone",
+    "symmetric-then-cone",
+    "udp-blocked",
+]
+SEEN = {
+    "open": "host",
+    "full-cone": "srflx",
+    "restricted-cone": "srflx",
+    "port-restricted-cone": "srflx",
+    "symmetric": "prflx",
+    "double-cone": "srflx",
+    "symmetric-then-cone": "prflx",
+    "udp-blocked": "relay",
+}
 """How the other peer sees this side: its address is the host's (no NAT), the STUN-learned
 mapping (endpoint-independent mapping: srflx) or a new one per destination (prflx)."""
 APDM = {"symmetric", "symmetric-then-cone"}
@@ -49,8 +64,13 @@ def cell(a: str, b: str) -> dict[str, object]:
         rule = "apdm-both" if a in APDM and b in APDM else "apdm-vs-apdf"
         return {"path": "relay", "pair": relayed, "protocol": "udp", "rule": rule}
     rule = "apdm-admitted" if a in APDM or b in APDM else "eim-both"
-    return {"path": "direct", "pair": [f"{x}↔{y}", *relayed], "protocol": "udp",
-            "rule": rule, "rfc_pair": f"{x}↔{y}"}
+    return {
+        "path": "direct",
+        "pair": [f"{x}↔{y}", *relayed],
+        "protocol": "udp",
+        "rule": rule,
+        "rfc_pair": f"{x}↔{y}",
+    }
 
 
 def render() -> str:

@@ -49,7 +49,9 @@ class Lab(ABC):
         """Start `argv` inside `node` in the background. The lab stops it on down()."""
 
     @abstractmethod
-    def socket(self, node: str, family: int = socket.AF_INET, type: int = socket.SOCK_DGRAM) -> socket.socket:
+    def socket(
+        self, node: str, family: int = socket.AF_INET, type: int = socket.SOCK_DGRAM
+    ) -> socket.socket:
         """A socket created inside `node`'s network (for probes run from this process)."""
 
     @abstractmethod

@@ -75,7 +75,12 @@ class NetnsLab(Lab):
         networks = {self.plan.namespaces[n] for n in self.topology.networks}
         for group in (networks, set(p.configure) - networks):
             batches = [
-                (ns, r.start(["ip", "-n", ns, "-batch", "-"], input="\n".join(p.configure[ns]) + "\n"))
+                (
+                    ns,
+                    r.start(
+                        ["ip", "-n", ns, "-batch", "-"], input="\n".join(p.configure[ns]) + "\n"
+                    ),
+                )
                 for ns in sorted(group)
             ]
             for ns, proc in batches:
@@ -105,8 +110,15 @@ class NetnsLab(Lab):
         deadline = time.monotonic() + timeout
         while pending:
             procs = [
-                (ns, subprocess.Popen(["ip", "-n", ns, "-o", "link", "show"], stdout=subprocess.PIPE,
-                                      stderr=subprocess.DEVNULL, text=True))
+                (
+                    ns,
+                    subprocess.Popen(
+                        ["ip", "-n", ns, "-o", "link", "show"],
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.DEVNULL,
+                        text=True,
+                    ),
+                )
                 for ns in pending
             ]
             pending = [ns for ns, proc in procs if not _all_up(proc.communicate()[0])]
@@ -143,8 +155,13 @@ class NetnsLab(Lab):
         env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
         return self.runner.run(
-            in_netns(self.ns(node), argv), node=node, input=input, check=check,
-            timeout=timeout, env=env, record=False,
+            in_netns(self.ns(node), argv),
+            node=node,
+            input=input,
+            check=check,
+            timeout=timeout,
+            env=env,
+            record=False,
         )
 
     def spawn(
@@ -159,13 +176,19 @@ class NetnsLab(Lab):
     ) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
             in_netns(self.ns(node), argv),
-            stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL, env=env, cwd=cwd,
+            stdout=stdout,
+            stderr=stderr,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=cwd,
             start_new_session=True,  # Ctrl-C reaches us; teardown stops it by PID
         )
         self.children.append(proc)
         return proc
 
-    def socket(self, node: str, family: int = socket.AF_INET, type: int = socket.SOCK_DGRAM) -> socket.socket:
+    def socket(
+        self, node: str, family: int = socket.AF_INET, type: int = socket.SOCK_DGRAM
+    ) -> socket.socket:
         return netns.open_socket(self.ns(node), family, type)
 
     # -- teardown ----------------------------------------------------------------------

@@ -56,8 +56,15 @@ def plan_lab(t: Topology, lab: str) -> Plan:
     p.create = [f"netns add {ns}" for ns in p.namespaces.values()]
     for net in t.networks:
         ns = p.namespaces[net]
-        p.configure[ns] = ["link set lo up", f"link add {BRIDGE} type bridge", f"link set {BRIDGE} up"]
-        p.sysctls[ns] = {"net.ipv6.conf.all.disable_ipv6": "1", "net.ipv6.conf.default.disable_ipv6": "1"}
+        p.configure[ns] = [
+            "link set lo up",
+            f"link add {BRIDGE} type bridge",
+            f"link set {BRIDGE} up",
+        ]
+        p.sysctls[ns] = {
+            "net.ipv6.conf.all.disable_ipv6": "1",
+            "net.ipv6.conf.default.disable_ipv6": "1",
+        }
     port_index = dict.fromkeys(t.networks, 0)
     for node in t.nodes():
         ns = p.namespaces[node]
@@ -87,7 +94,10 @@ def plan_lab(t: Topology, lab: str) -> Plan:
             lines.append(f"route add default via {gw}")
         lines += _open_router_routes(t, node)
         p.configure[ns] = lines
-        p.sysctls[ns] = {"net.ipv6.conf.all.disable_ipv6": "1", "net.ipv6.conf.default.disable_ipv6": "1"}
+        p.sysctls[ns] = {
+            "net.ipv6.conf.all.disable_ipv6": "1",
+            "net.ipv6.conf.default.disable_ipv6": "1",
+        }
     for name, r in t.nats.items():
         ns = p.namespaces[name]
         p.sysctls[ns]["net.ipv4.ip_forward"] = "1"

@@ -342,7 +342,8 @@ class PeerAgent:
             self._snapshot_pair()
         out["selected_pair"] = collect.selected_pair(self.pair_raw, local, remote, cfg)
         out["valid_pairs"] = [
-            p for raw in self.valid_raw.values()
+            p
+            for raw in self.valid_raw.values()
             if (p := collect.selected_pair(raw, local, remote, cfg)) is not None
         ]
         with contextlib.suppress(Exception):

@@ -74,30 +74,49 @@ def test_failed_build_leaves_nothing(monkeypatch: pytest.MonkeyPatch, lab_name: 
 def test_duplicate_lab_name_is_a_usage_error(lab_name: str) -> None:
     topo = load_topology(TOPOLOGIES / "open.yaml")
     with NetnsLab.up(topo, lab_name):
-        r = subprocess.run([*NATTEST, "up", str(TOPOLOGIES / "open.yaml"), "--name", lab_name],
-                           capture_output=True, text=True)
+        r = subprocess.run(
+            [*NATTEST, "up", str(TOPOLOGIES / "open.yaml"), "--name", lab_name],
+            capture_output=True,
+            text=True,
+        )
         assert r.returncode == 2 and "already exists" in r.stderr
 
 
 def test_cli_up_status_exec_down(lab_name: str) -> None:
-    r = subprocess.run([*NATTEST, "up", str(TOPOLOGIES / "port-restricted-cone.yaml"),
-                        "--name", lab_name, "--no-services"], capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            *NATTEST,
+            "up",
+            str(TOPOLOGIES / "port-restricted-cone.yaml"),
+            "--name",
+            lab_name,
+            "--no-services",
+        ],
+        capture_output=True,
+        text=True,
+    )
     try:
         assert r.returncode == 0, r.stderr
         assert lab_name in r.stdout and "alice" in r.stdout
-        st = subprocess.run([*NATTEST, "status", lab_name, "--json"], capture_output=True, text=True)
+        st = subprocess.run(
+            [*NATTEST, "status", lab_name, "--json"], capture_output=True, text=True
+        )
         import json
 
         nodes = {n["node"]: n for n in json.loads(st.stdout)[0]["nodes"]}
         assert nodes["nat-a"]["behavior"] == "port-restricted-cone"
         assert nodes["alice"]["behind"] == ["nat-a"]
-        ex = subprocess.run([*NATTEST, "exec", lab_name, "alice", "--", "ip", "-br", "addr"],
-                            capture_output=True, text=True)
+        ex = subprocess.run(
+            [*NATTEST, "exec", lab_name, "alice", "--", "ip", "-br", "addr"],
+            capture_output=True,
+            text=True,
+        )
         assert ex.returncode == 0 and "10.0.1.10/24" in ex.stdout
         code = subprocess.run([*NATTEST, "exec", lab_name, "alice", "--", "sh", "-c", "exit 7"])
         assert code.returncode == 7  # exit code passed through
-        bad = subprocess.run([*NATTEST, "exec", lab_name, "carol", "--", "true"],
-                             capture_output=True, text=True)
+        bad = subprocess.run(
+            [*NATTEST, "exec", lab_name, "carol", "--", "true"], capture_output=True, text=True
+        )
         assert bad.returncode == 1 and "no node 'carol'" in bad.stderr
     finally:
         down = subprocess.run([*NATTEST, "down", lab_name], capture_output=True, text=True)
@@ -107,8 +126,12 @@ def test_cli_up_status_exec_down(lab_name: str) -> None:
 
 def test_bad_topology_exit_2_nothing_created(tmp_path: Path, lab_name: str) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text((TOPOLOGIES / "symmetric.yaml").read_text().replace("symmetric\n", "semi-cone\n"))
-    r = subprocess.run([*NATTEST, "up", str(bad), "--name", lab_name], capture_output=True, text=True)
+    bad.write_text(
+        (TOPOLOGIES / "symmetric.yaml").read_text().replace("symmetric\n", "semi-cone\n")
+    )
+    r = subprocess.run(
+        [*NATTEST, "up", str(bad), "--name", lab_name], capture_output=True, text=True
+    )
     assert r.returncode == 2
     assert f"{bad}: nats.nat-a.behavior: unknown NAT behaviour 'semi-cone'" in r.stderr
     assert "Traceback" not in r.stderr
@@ -128,8 +151,11 @@ with open_lab(load_topology(sys.argv[1]), sys.argv[2]) as lab:
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupted_run_tears_down(sig: signal.Signals, lab_name: str) -> None:
     name = lab_name
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(TOPOLOGIES / "symmetric.yaml"), name],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, str(TOPOLOGIES / "symmetric.yaml"), name],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "up"
         assert netns.list_namespaces(f"nt-{name}-")
@@ -145,8 +171,11 @@ def test_interrupted_run_tears_down(sig: signal.Signals, lab_name: str) -> None:
 
 def test_killed_run_is_collected_by_down_all(lab_name: str) -> None:
     name = lab_name
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(TOPOLOGIES / "symmetric.yaml"), name],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, str(TOPOLOGIES / "symmetric.yaml"), name],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "up"
     pids = _our_pids(f"nt-{name}-")
     assert pids

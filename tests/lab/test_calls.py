@@ -27,7 +27,9 @@ def assert_media(call: CallResult) -> None:
     for peer in (call.caller, call.callee):
         m = peer.media
         assert m.audio_frames > 0 and m.video_frames > 0, f"{peer.name}: no media\n{describe(call)}"
-        assert m.data_sent > 0 and m.data_echoed == m.data_sent, f"{peer.name}: data\n{describe(call)}"
+        assert m.data_sent > 0 and m.data_echoed == m.data_sent, (
+            f"{peer.name}: data\n{describe(call)}"
+        )
         assert peer.sdp_check is not None and peer.sdp_check.ok, describe(call)
 
 
@@ -62,7 +64,9 @@ def test_stun_only_gives_no_relay(nattest_call: Call) -> None:
 def test_open_open_is_host_to_host(nattest_call: Call) -> None:
     call = nattest_call(TOPOLOGIES / "open.yaml", duration=1.0)
     assert_media(call)
-    assert call.selected_pair is not None and call.selected_pair.short() == "host↔host", describe(call)
+    assert call.selected_pair is not None and call.selected_pair.short() == "host↔host", describe(
+        call
+    )
 
 
 @pytest.mark.parametrize("preset", ["full-cone", "restricted-cone", "port-restricted-cone"])
@@ -72,7 +76,9 @@ def test_cone_cone_is_direct(nattest_call: Call, preset: str) -> None:
     assert_media(call)
     pair = call.selected_pair
     assert pair is not None, describe(call)
-    assert pair.local.type in ("srflx", "prflx") and pair.remote.type in ("srflx", "prflx"), describe(call)
+    assert pair.local.type in ("srflx", "prflx") and pair.remote.type in ("srflx", "prflx"), (
+        describe(call)
+    )
     assert pair.local.address == "203.0.113.11" and pair.remote.address == "203.0.113.12"
 
 
@@ -103,13 +109,19 @@ def test_symmetric_symmetric_needs_relay(nattest_call: Call) -> None:
 
 @pytest.mark.parametrize("transport", ["udp", "tcp", "tls"])
 def test_relay_only_policy(nattest_call: Call, transport: str) -> None:
-    call = nattest_call(TOPOLOGIES / "port-restricted-cone.yaml", policy="relay",
-                        turn_transport=transport, duration=1.0)
+    call = nattest_call(
+        TOPOLOGIES / "port-restricted-cone.yaml",
+        policy="relay",
+        turn_transport=transport,
+        duration=1.0,
+    )
     assert_media(call)
     for peer in (call.caller, call.callee):
         assert types(peer.local_candidates) == {"relay"}, describe(call)
         assert {c.relay_protocol for c in peer.local_candidates} == {transport}, describe(call)
-        assert peer.selected_pair is not None and peer.selected_pair.local.type == "relay", describe(call)
+        assert peer.selected_pair is not None and peer.selected_pair.local.type == "relay", (
+            describe(call)
+        )
 
 
 def test_udp_blocked_connects_only_through_turn_tcp(nattest_call: Call) -> None:
@@ -122,8 +134,9 @@ def test_udp_blocked_connects_only_through_turn_tcp(nattest_call: Call) -> None:
 
 
 def test_udp_blocked_with_turn_udp_fails_with_reason(nattest_call: Call) -> None:
-    call = nattest_call(TOPOLOGIES / "udp-blocked.yaml", peer_transports={}, duration=0.5,
-                        connect_timeout=3.0)
+    call = nattest_call(
+        TOPOLOGIES / "udp-blocked.yaml", peer_transports={}, duration=0.5, connect_timeout=3.0
+    )
     assert not call.connected, describe(call)
     assert call.caller.outcome == "failed" and call.caller.reason, describe(call)
 
@@ -146,7 +159,9 @@ def test_double_nat_and_same_nat(nattest_call: Call) -> None:
         call = nattest_call(TOPOLOGIES / f"{name}.yaml", duration=0.5)
         assert_media(call)
     # two hosts on one LAN: their host candidates reach each other directly
-    assert call.selected_pair is not None and call.selected_pair.short() == "host↔host", describe(call)
+    assert call.selected_pair is not None and call.selected_pair.short() == "host↔host", describe(
+        call
+    )
 
 
 def test_secrets_never_in_results(nattest_lab, tmp_path) -> None:  # type: ignore[no-untyped-def]

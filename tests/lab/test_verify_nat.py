@@ -14,8 +14,16 @@ from nattest.verify import verify_lab
 
 from .conftest import TOPOLOGIES
 
-FILES = ["open", "full-cone", "restricted-cone", "port-restricted-cone", "symmetric",
-         "double-nat", "same-nat", "udp-blocked"]
+FILES = [
+    "open",
+    "full-cone",
+    "restricted-cone",
+    "port-restricted-cone",
+    "symmetric",
+    "double-nat",
+    "same-nat",
+    "udp-blocked",
+]
 
 
 @pytest.mark.parametrize("name", FILES)
@@ -25,11 +33,16 @@ def test_shipped_topology_verifies(name: str, lab_name: str) -> None:
         reports = verify_lab(lab)
     finally:
         lab.down()
-    hosts_nats = {n for n, nat in lab.topology.nats.items()
-                  if any(h.network == nat.lan.network for h in lab.topology.hosts.values())}
+    hosts_nats = {
+        n
+        for n, nat in lab.topology.nats.items()
+        if any(h.network == nat.lan.network for h in lab.topology.hosts.values())
+    }
     assert {r.nat for r in reports} == hosts_nats
     for r in reports:
-        assert r.ok, f"{r.nat}: {r.diff} (declared {r.declared.text()}, observed {r.observed_text()})"
+        assert r.ok, (
+            f"{r.nat}: {r.diff} (declared {r.declared.text()}, observed {r.observed_text()})"
+        )
         if name == "open":
             assert r.observed.mapping == "none"
         elif name != "udp-blocked" or r.nat != "nat-a":
@@ -48,15 +61,30 @@ def test_mislabelled_nat_is_a_mismatch(lab_name: str) -> None:
     finally:
         lab.down()
     assert not reports["nat-a"].ok and reports["nat-b"].ok
-    assert "mapping: declared endpoint-independent, observed address-and-port-dependent" in reports["nat-a"].diff
+    assert (
+        "mapping: declared endpoint-independent, observed address-and-port-dependent"
+        in reports["nat-a"].diff
+    )
 
 
 def test_cli_verify_nat_file_exit_codes(lab_name: str) -> None:
-    r = subprocess.run([sys.executable, "-m", "nattest.cli", "verify-nat",
-                        str(TOPOLOGIES / "full-cone.yaml"), "--json"], capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nattest.cli",
+            "verify-nat",
+            str(TOPOLOGIES / "full-cone.yaml"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     import json
 
     out = json.loads(r.stdout)
     assert [x["ok"] for x in out] == [True, True]
-    assert out[0]["observed"].startswith("endpoint-independent mapping, endpoint-independent filtering")
+    assert out[0]["observed"].startswith(
+        "endpoint-independent mapping, endpoint-independent filtering"
+    )

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from nattest.nat import PRESETS, Firewall, NatBehavior, host_firewall_ruleset, nat_ruleset
 
-ARGS = {"wan_if": "wan", "wan_address": "203.0.113.11", "lan_if": "lan", "lan_subnet": "10.0.1.0/24"}
+ARGS = {
+    "wan_if": "wan",
+    "wan_address": "203.0.113.11",
+    "lan_if": "lan",
+    "lan_subnet": "10.0.1.0/24",
+}
 
 
 def _rules(text: str) -> list[str]:
@@ -56,7 +61,9 @@ def test_full_cone_dnats_any_source() -> None:
 def test_restricted_cone_checks_contacted_address() -> None:
     text = nat_ruleset(PRESETS["restricted-cone"], **ARGS)
     assert "set contacted {" in text
-    assert 'iifname "wan" ip saddr . udp dport @contacted dnat ip to udp dport map @mappings' in text
+    assert (
+        'iifname "wan" ip saddr . udp dport @contacted dnat ip to udp dport map @mappings' in text
+    )
     assert "update @contacted { ip daddr . ct reply proto-dst }" in text
 
 
@@ -79,7 +86,10 @@ def test_address_dependent_mapping_ranges_per_destination() -> None:
 def test_hairpinning_rules() -> None:
     b = NatBehavior(hairpinning=True)
     rules = _rules(nat_ruleset(b, **ARGS))
-    assert 'iifname "lan" ip daddr 203.0.113.11 meta l4proto udp dnat ip to udp dport map @mappings' in rules
+    assert (
+        'iifname "lan" ip daddr 203.0.113.11 meta l4proto udp dnat ip to udp dport map @mappings'
+        in rules
+    )
     assert 'oifname "lan" ip saddr 10.0.1.0/24 ct status dnat snat ip to 203.0.113.11' in rules
 
 

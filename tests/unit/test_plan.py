@@ -13,7 +13,8 @@ TOPOLOGIES = Path(__file__).parents[2] / "topologies"
 def test_symmetric_plan() -> None:
     p = plan_lab(load_topology(TOPOLOGIES / "symmetric.yaml"), "demo")
     assert set(p.namespaces.values()) == {
-        f"nt-demo-{n}" for n in ("internet", "lan-a", "lan-b", "nat-a", "nat-b", "alice", "bob", "turn")
+        f"nt-demo-{n}"
+        for n in ("internet", "lan-a", "lan-b", "nat-a", "nat-b", "alice", "bob", "turn")
     }
     # the host namespace only creates namespaces and veths that live in lab namespaces
     assert all(line.startswith(("netns add nt-demo-", "link add ")) for line in p.create)
