@@ -146,6 +146,8 @@ class Expectation(_Model):
         if self.path is None or not self.pair:
             raise ValueError("a cell that connects needs `path` and `pair`")
         for p in self.pair:
+            if self.path == "relay" and path_of(p) == "direct":
+                raise ValueError(f"pair {p} is direct, but the cell needs a relay")
             if path_of(p) != self.path and self.basis != "aioice":
                 raise ValueError(
                     f"pair {p} is not a {self.path} path (only `basis: aioice` cells may "
@@ -204,7 +206,9 @@ class Expectation(_Model):
             return False, f"expected {self.describe()}, got {got}"
         if path_of(got) == "relay" and self.protocol is not None:
             used = relay_protocols(call)
-            if self.protocol not in used:
+            # relay-only: both peers' relays use the cell's transport; otherwise the
+            # relayed side(s) of the pair must include it
+            if (self.policy == "relay" and used != {self.protocol}) or self.protocol not in used:
                 seen = ", ".join(sorted(used)) or "unknown"
                 return False, f"expected the relay leg over {self.protocol}, got {seen} ({got})"
         return True, ""

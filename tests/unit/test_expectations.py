@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -33,7 +35,8 @@ CONFIGS = [
 ]
 
 # An independent statement of each configuration's overall RFC 4787 behaviour:
-# (mapping, filtering); None for a peer that cannot send UDP at all.
+# (mapping, filtering); None for a peer that cannot send UDP at all. Written from the lab's
+# NAT descriptions, not from tools/derive_expectations.py (whose SEEN/APDM/APDF it checks).
 BEHAVIOUR: dict[str, tuple[str, str] | None] = {
     "open": ("none", "none"),
     "full-cone": ("EIM", "EIF"),
@@ -44,34 +47,7 @@ BEHAVIOUR: dict[str, tuple[str, str] | None] = {
     "symmetric-then-cone": ("APDM", "APDF"),  # the outer symmetric NAT decides
     "udp-blocked": None,
 }
-
-# aioice re-nominates a later relay pair here (docs/matrix.md): RFC says direct.
-RENOMINATED = {("restricted-cone", b) for b in CONFIGS if BEHAVIOUR[b] and b != "open"} - {
-    ("restricted-cone", "symmetric"),
-    ("restricted-cone", "symmetric-then-cone"),
-}
-
-
-def first_check_passes(sender: str, receiver: str) -> bool:
-    """Does a check from `sender`'s host to `receiver`'s signalled address get in?
-
-    The receiver has already sent checks to the sender's signalled (srflx/host) address.
-    """
-    s, r = BEHAVIOUR[sender], BEHAVIOUR[receiver]
-    assert s is not None and r is not None
-    r_mapping, r_filtering = r
-    if r_mapping == "APDM":
-        return False  # the srflx port of a symmetric NAT only admits the STUN server
-    if r_filtering in ("none", "EIF", "ADF"):
-        return True
-    return s[0] in ("none", "EIM")  # APDF: only if the sender's mapping is the signalled one
-
-
-def direct_possible(a: str, b: str) -> bool:
-    """RFC 4787: is there a direct UDP path between peers behind `a` and `b`?"""
-    if BEHAVIOUR[a] is None or BEHAVIOUR[b] is None:
-        return False
-    return first_check_passes(a, b) or first_check_passes(b, a)
+ROOT = Path(__file__).parents[2]
 
 
 def direct_type(config: str) -> str:
@@ -79,6 +55,11 @@ def direct_type(config: str) -> str:
     behaviour = BEHAVIOUR[config]
     assert behaviour is not None
     return {"none": "host", "EIM": "srflx", "APDM": "prflx"}[behaviour[0]]
+
+
+def seen_as(config: str) -> str:
+    """How the other peer sees this side in a pair: its direct type, or its relay."""
+    return "relay" if BEHAVIOUR[config] is None else direct_type(config)
 
 
 @pytest.fixture(scope="module")
@@ -105,45 +86,123 @@ def test_configs_match_the_lab_configurations() -> None:
     assert list(lab.CONFIGS) == CONFIGS
 
 
-def test_path_follows_rfc4787(table: Expectations) -> None:
+def test_path_and_protocol_follow_rfc4787(table: Expectations) -> None:
+    def direct_exists(a: str, b: str) -> bool:
+        """RFC 4787, by hole punching: does a check from one side get through to the other?
+
+        Each side has already sent checks to the other's signalled (host/srflx) address.
+        A check gets in unless the receiver's signalled port is a symmetric NAT's (it only
+        admits the STUN server) or the receiver filters by address and port and the
+        sender's NAT picked a new mapping for it. Once one check gets in, the triggered
+        check goes back through the mapping it came from.
+        """
+        sa, sb = BEHAVIOUR[a], BEHAVIOUR[b]
+        if sa is None or sb is None:
+            return False  # no UDP leaves a udp-blocked peer
+
+        def gets_in(sender: tuple[str, str], receiver: tuple[str, str]) -> bool:
+            if receiver[0] == "APDM":
+                return False
+            if receiver[1] in ("none", "EIF", "ADF"):
+                return True
+            return sender[0] in ("none", "EIM")
+
+        return gets_in(sa, sb) or gets_in(sb, sa)
+
+    def apdm_meets_apdf(a: str, b: str) -> bool:
+        """The short form: an APDM side against an APDF side is the only blocking case."""
+        sa, sb = BEHAVIOUR[a], BEHAVIOUR[b]
+        assert sa is not None and sb is not None
+        return (sa[0] == "APDM" and sb[1] == "APDF") or (sb[0] == "APDM" and sa[1] == "APDF")
+
+    directs = 0
     for a in CONFIGS:
         for b in CONFIGS:
             e = table.get(a, b)
             assert e.connect, f"{e.id}: every peer has TURN, every cell connects"
-            rfc = "direct" if direct_possible(a, b) else "relay"
-            if (a, b) in RENOMINATED:
-                assert (e.path, e.rule) == ("relay", "restricted-caller-renomination"), e.id
-                assert e.rfc_pair is not None and path_of(e.rfc_pair) == rfc == "direct", e.id
+            blocked = "udp-blocked" in (a, b)
+            direct = direct_exists(a, b)
+            if not blocked:
+                assert direct == (not apdm_meets_apdf(a, b)), f"{e.id}: the two forms differ"
+            rfc = "direct" if direct else "relay"
+            directs += direct
+            assert e.path == rfc, f"{e.id}: table says {e.path}, RFC 4787 rules say {rfc}"
+            assert e.protocol == ("tcp" if blocked else "udp"), e.id
+            if blocked:
+                assert e.rule == "udp-blocked", e.id
+            elif direct:
+                apdm = any(BEHAVIOUR[c][0] == "APDM" for c in (a, b))  # type: ignore[index]
+                assert e.rule == ("apdm-admitted" if apdm else "eim-both"), e.id
             else:
-                assert e.path == rfc, f"{e.id}: table says {e.path}, RFC 4787 rules say {rfc}"
+                both = all(BEHAVIOUR[c][0] == "APDM" for c in (a, b))  # type: ignore[index]
+                assert e.rule == ("apdm-both" if both else "apdm-vs-apdf"), e.id
+            assert table.rule_text(e), f"{e.id}: rule {e.rule} has no reasoning"
+    # 7×7 UDP cells minus the 2×2 symmetric ones and 2×2 symmetric × port-restricted (both
+    # ways round).
+    assert directs == 49 - 4 - 4
 
 
-def test_direct_pairs_have_the_mapping_types(table: Expectations) -> None:
+def test_direct_cells_rfc_pair_and_nominable_set(table: Expectations) -> None:
     for e in table.grid():
-        expected = None
-        if e.path == "direct" or (e.caller, e.callee) in RENOMINATED:
-            expected = f"{direct_type(e.caller)}↔{direct_type(e.callee)}"
-        if e.path == "direct":
-            assert e.pair == [expected], e.id
-        elif expected is not None:
-            assert e.rfc_pair == expected, e.id
+        if e.path != "direct":
+            assert e.rfc_pair is None, f"{e.id}: only direct cells name the direct pair"
+            continue
+        x, y = direct_type(e.caller), direct_type(e.callee)
+        assert e.rfc_pair == f"{x}↔{y}", e.id
+        assert path_of(e.rfc_pair) == "direct", e.id
+        assert e.rfc_pair in e.pair and e.pair[0] == e.rfc_pair, e.id
+        # aioice's first success may land on either side's relay instead.
+        assert e.pair == [e.rfc_pair, f"relay↔{y}", f"{x}↔relay", "relay↔relay"], e.id
+        assert [p for p in e.pair if path_of(p) == "direct"] == [e.rfc_pair], e.id
+        assert (e.basis, e.protocol) == ("aioice", "udp"), e.id
 
 
 def test_relay_cells(table: Expectations) -> None:
     for e in table.grid():
         if e.path != "relay":
             continue
-        blocked = "udp-blocked" in (e.caller, e.callee)
-        assert e.protocol == ("tcp" if blocked else "udp"), e.id
+        assert all(path_of(p) == "relay" for p in e.pair), f"{e.id}: a direct pair can't match"
+        x, y = seen_as(e.caller), seen_as(e.callee)
         for pair in e.pair:
             local, remote = pair.split("↔")
             if e.caller == "udp-blocked":
                 assert local == "relay", e.id
             if e.callee == "udp-blocked":
                 assert remote == "relay", e.id
-        assert len(e.pair) == 1 or e.rule == "late-prflx", f"{e.id}: sets are kept rare"
+            assert local in (x, "relay") and remote in (y, "relay"), e.id
+        expected = list(dict.fromkeys([f"relay↔{y}", f"{x}↔relay", "relay↔relay"]))
+        if x == "relay" or y == "relay":  # the blocked side's relay is its only candidate
+            expected = [p for p in expected if p != "relay↔relay"] + ["relay↔relay"]
+        assert e.pair == expected, e.id
+    assert table.get("udp-blocked", "udp-blocked").pair == ["relay↔relay"]
+    assert table.get("open", "udp-blocked").pair == ["host↔relay", "relay↔relay"]
     for e in table.relay_row():
         assert (e.policy, e.pair, e.protocol) == ("relay", ["relay↔relay"], e.turn_transport)
+        assert (e.path, e.basis, e.rfc_pair) == ("relay", "rfc", None)
+
+
+def test_derive_tool_check_passes() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "derive_expectations.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_describe(table: Expectations) -> None:
+    assert table.get("open", "open").describe() == (
+        "host↔host or relay↔host or host↔relay or relay↔relay (direct path)"
+    )
+    assert table.get("symmetric", "port-restricted-cone").describe() == (
+        "relay↔srflx or prflx↔relay or relay↔relay (relay over udp)"
+    )
+    relay_tls = table.get("port-restricted-cone", "port-restricted-cone", "relay", "tls")
+    assert relay_tls.describe() == "relay↔relay (relay over tls)"
+    e = Expectation(caller="symmetric", callee="symmetric", connect=False, rule="stun-only")
+    assert e.describe() == "no connection"
 
 
 def test_cell_ids_round_trip() -> None:
@@ -157,6 +216,9 @@ def test_cell_ids_round_trip() -> None:
 
 # -- matches() -------------------------------------------------------------------------------
 
+Side = tuple[Candidate, Candidate]
+"""(local, remote) of a pair, caller's view; the callee sees it reversed."""
+
 
 def cand(kind: str, address: str, port: int, relay: str | None = None) -> Candidate:
     return Candidate.model_validate(
@@ -165,75 +227,158 @@ def cand(kind: str, address: str, port: int, relay: str | None = None) -> Candid
 
 
 def call(
-    local: Candidate | None, remote: Candidate | None, policy: str = "all", reason: str = ""
+    selected: Side | None,
+    valid: list[Side] | None = None,
+    policy: str = "all",
+    reason: str = "",
+    seen_by: tuple[str, ...] = ("caller", "callee"),
 ) -> CallResult:
-    connected = local is not None and remote is not None
-    pa = CandidatePair(local=local, remote=remote) if connected else None  # type: ignore[arg-type]
-    pb = CandidatePair(local=remote, remote=local) if connected else None  # type: ignore[arg-type]
-    outcome = "connected" if connected else "failed"
-    peers = [
-        PeerResult.model_validate(
-            {
-                "name": n,
-                "role": r,
-                "policy": policy,
-                "outcome": outcome,
-                "reason": reason or None,
-                "selectedPair": p,
-            }
+    """A call that nominated `selected` and whose valid lists hold `valid` (default: the
+    selected pair), on the peers named in `seen_by`."""
+    if valid is None:
+        valid = [selected] if selected else []
+    outcome = "connected" if selected else "failed"
+    peers = []
+    for n, role in (("alice", "caller"), ("bob", "callee")):
+        flip = role == "callee"
+        mine = [
+            CandidatePair(local=r, remote=loc) if flip else CandidatePair(local=loc, remote=r)
+            for loc, r in valid
+        ]
+        sel = None
+        if selected is not None:
+            loc, r = selected
+            sel = CandidatePair(local=r, remote=loc) if flip else CandidatePair(local=loc, remote=r)
+        peers.append(
+            PeerResult.model_validate(
+                {
+                    "name": n,
+                    "role": role,
+                    "policy": policy,
+                    "outcome": outcome,
+                    "reason": reason or None,
+                    "selectedPair": sel,
+                    "validPairs": mine if role in seen_by else [],
+                }
+            )
         )
-        for n, r, p in (("alice", "caller", pa), ("bob", "callee", pb))
-    ]
     return CallResult.model_validate(
         {
             "topology": "t",
             "caller": peers[0],
             "callee": peers[1],
             "policy": policy,
-            "selectedPair": pa,
+            "selectedPair": peers[0].selected_pair,
         }
     )
 
 
+HOST_A = cand("host", "198.51.100.10", 40017)
 SRFLX_A = cand("srflx", "203.0.113.11", 40017)
+PRFLX_A = cand("prflx", "203.0.113.11", 21977)
+RELAY_A = cand("relay", "203.0.113.2", 49192, relay="udp")
+RELAY_A_TCP = cand("relay", "203.0.113.2", 49192, relay="tcp")
 SRFLX_B = cand("srflx", "203.0.113.12", 40034)
 PRFLX_B = cand("prflx", "203.0.113.12", 22954)
-RELAY_A = cand("relay", "203.0.113.2", 49192, relay="udp")
+RELAY_B = cand("relay", "203.0.113.2", 49232, relay="udp")
 
 
-def test_matches_accepts_the_expected_pair(table: Expectations) -> None:
-    assert table.get("port-restricted-cone", "full-cone").matches(call(SRFLX_A, SRFLX_B)) == (
-        True,
-        "",
-    )
-    late = table.get("port-restricted-cone", "symmetric")
-    assert late.matches(call(RELAY_A, PRFLX_B))[0]
+def test_direct_path_is_any_valid_pair_without_relay() -> None:
+    assert call((SRFLX_A, SRFLX_B)).direct_path
+    assert not call((RELAY_A, SRFLX_B), [(RELAY_A, SRFLX_B), (SRFLX_A, RELAY_B)]).direct_path
+    assert call((RELAY_A, SRFLX_B), [(SRFLX_A, SRFLX_B)], seen_by=("callee",)).direct_path
+    assert not call(None).direct_path
 
 
-def test_matches_says_why(table: Expectations) -> None:
+def test_matches_accepts_the_nominable_pairs(table: Expectations) -> None:
+    e = table.get("port-restricted-cone", "full-cone")
+    assert e.matches(call((SRFLX_A, SRFLX_B))) == (True, "")
+    # (a) first success on a relay: the nominated pair is relayed, a direct pair succeeded.
+    e = table.get("restricted-cone", "port-restricted-cone")
+    both = [(RELAY_A, SRFLX_B), (SRFLX_A, SRFLX_B)]
+    assert e.matches(call((RELAY_A, SRFLX_B), both)) == (True, "")
+    assert e.matches(call((RELAY_A, SRFLX_B), both, seen_by=("callee",))) == (True, "")
+    assert e.matches(call((SRFLX_A, RELAY_B), [(SRFLX_A, RELAY_B), (SRFLX_A, SRFLX_B)]))[0]
+    # A relay cell: no direct pair succeeded, any of its relayed pairs may carry the call.
     e = table.get("port-restricted-cone", "symmetric")
-    ok, why = e.matches(call(SRFLX_A, PRFLX_B))
-    assert not ok and "expected a relay path" in why and "srflx↔prflx (direct)" in why
+    relayed = [(RELAY_A, PRFLX_B), (SRFLX_A, RELAY_B), (RELAY_A, RELAY_B)]
+    for selected in relayed:
+        assert e.matches(call(selected, relayed)) == (True, ""), selected
+    e = table.get("udp-blocked", "symmetric")  # relay over tcp
+    assert e.matches(call((RELAY_A_TCP, PRFLX_B))) == (True, "")
 
+
+def test_matches_direct_cell_needs_a_direct_valid_pair(table: Expectations) -> None:
+    # (b) the call connected through a relay and no direct check succeeded.
+    e = table.get("restricted-cone", "port-restricted-cone")
+    ok, why = e.matches(call((RELAY_A, SRFLX_B), [(RELAY_A, SRFLX_B)]))
+    assert not ok
+    assert "no direct pair succeeded" in why and "selected relay↔srflx" in why
+    assert "alice: relay↔srflx; bob: srflx↔relay" in why
+    # The nominated pair is even in the set: the path check alone decides.
+    assert "relay↔srflx" in e.pair
+
+
+def test_matches_relay_cell_with_a_direct_valid_pair(table: Expectations) -> None:
+    # (c) a direct pair succeeded where RFC 4787 says none can: a NAT is more permissive.
+    e = table.get("port-restricted-cone", "symmetric")
+    ok, why = e.matches(call((RELAY_A, PRFLX_B), [(RELAY_A, PRFLX_B), (SRFLX_A, PRFLX_B)]))
+    assert not ok and "more permissive" in why and "srflx↔prflx" in why
+    ok, why = e.matches(call((SRFLX_A, PRFLX_B)))  # nominated the direct pair itself
+    assert not ok and "more permissive" in why
+    # Seen by one peer only is enough.
+    ok, why = e.matches(call((RELAY_A, PRFLX_B), [(SRFLX_A, PRFLX_B)], seen_by=("callee",)))
+    assert not ok and "more permissive" in why
+
+
+def test_matches_nominated_pair_outside_the_set(table: Expectations) -> None:
+    # (d) the path is right, but the nominated pair is not one this cell can end on.
     e = table.get("full-cone", "symmetric")
-    ok, why = e.matches(call(SRFLX_A, SRFLX_B))
-    assert not ok and why == "expected srflx↔prflx (direct), got srflx↔srflx"
+    ok, why = e.matches(call((SRFLX_A, SRFLX_B)))
+    assert not ok
+    assert why == (
+        "expected srflx↔prflx or relay↔prflx or srflx↔relay or relay↔relay (direct path), "
+        "got srflx↔srflx"
+    )
+    e = table.get("udp-blocked", "symmetric")  # the blocked caller's side must be its relay
+    ok, why = e.matches(call((PRFLX_A, RELAY_B)))
+    assert not ok and why == "expected relay↔prflx or relay↔relay (relay over tcp), got prflx↔relay"
 
-    ok, why = e.matches(call(None, None, reason="ICE failed: no candidate pair succeeded"))
-    assert not ok and "the call failed: ICE failed" in why
 
-    ok, why = e.matches(call(SRFLX_A, PRFLX_B, policy="relay"))
-    assert not ok and "policy relay" in why
-
+def test_matches_relay_protocol(table: Expectations) -> None:
+    # (e) the relay leg runs over another transport than the cell needs.
     e = table.get("udp-blocked", "symmetric")  # relay over tcp expected
-    ok, why = e.matches(call(RELAY_A, PRFLX_B))
+    ok, why = e.matches(call((RELAY_A, PRFLX_B)))
     assert not ok and why == "expected the relay leg over tcp, got udp (relay↔prflx)"
+    unknown = cand("relay", "203.0.113.2", 49192)
+    ok, why = e.matches(call((unknown, PRFLX_B)))
+    assert not ok and why == "expected the relay leg over tcp, got unknown (relay↔prflx)"
+    # A direct cell's relayed nominations are held to its protocol too.
+    e = table.get("restricted-cone", "port-restricted-cone")
+    ok, why = e.matches(call((RELAY_A_TCP, SRFLX_B), [(RELAY_A_TCP, SRFLX_B), (SRFLX_A, SRFLX_B)]))
+    assert not ok and why == "expected the relay leg over udp, got tcp (relay↔srflx)"
+    # The relay-only row: one transport per cell.
+    e = table.get("port-restricted-cone", "port-restricted-cone", "relay", "tcp")
+    ok, why = e.matches(call((RELAY_A, RELAY_B), policy="relay"))
+    assert not ok and why == "expected the relay leg over tcp, got udp (relay↔relay)"
+    tcp_b = cand("relay", "203.0.113.2", 49232, relay="tcp")
+    assert e.matches(call((RELAY_A_TCP, tcp_b), policy="relay")) == (True, "")
+
+
+def test_matches_failed_call_and_policy(table: Expectations) -> None:
+    e = table.get("full-cone", "symmetric")
+    ok, why = e.matches(call(None, reason="ICE failed: no candidate pair succeeded"))
+    assert not ok and "the call failed: ICE failed" in why and e.describe() in why
+    ok, why = e.matches(call((SRFLX_A, PRFLX_B), policy="relay"))
+    assert not ok and "policy relay" in why
+    assert e.matches(call((SRFLX_A, PRFLX_B))) == (True, "")
+    assert table.get("open", "open").matches(call((HOST_A, cand("host", "10.2.0.10", 1))))[0]
 
 
 def test_matches_no_connection_expected() -> None:
     e = Expectation(caller="symmetric", callee="symmetric", connect=False, rule="stun-only")
-    assert e.matches(call(None, None)) == (True, "")
-    ok, why = e.matches(call(SRFLX_A, SRFLX_B))
+    assert e.matches(call(None)) == (True, "")
+    ok, why = e.matches(call((SRFLX_A, SRFLX_B)))
     assert not ok and why == "expected no connection, connected via srflx↔srflx"
 
 
@@ -263,9 +408,29 @@ def _write(tmp_path: Path, mutate: Callable[[dict[str, Any]], object]) -> Path:
             "is not <local>↔<remote>",
         ),
         (
-            lambda d: d["cells"]["open--open--all"].update(path="relay"),
+            lambda d: d["cells"]["open--open--all"].update(basis="rfc"),
             "cells.open--open--all",
-            "pair host↔host is not a relay path",
+            "pair relay↔host is not a direct path",
+        ),
+        (
+            lambda d: d["cells"]["open--open--all"].pop("protocol"),
+            "cells.open--open--all",
+            "pairs include a relay needs `protocol`",
+        ),
+        (
+            lambda d: d["cells"]["open--open--all"].update(pair=["host↔host"]),
+            "cells.open--open--all",
+            "`protocol` is for cells whose pairs include a relay",
+        ),
+        (
+            lambda d: d["cells"]["open--open--all"].update(pair=["relay↔relay", "relay↔relay"]),
+            "cells.open--open--all",
+            "repeated pair",
+        ),
+        (
+            lambda d: d["cells"]["open--open--all"].update(connect=False),
+            "cells.open--open--all",
+            "a cell that must not connect has no path, pair or protocol",
         ),
         (
             lambda d: d["cells"]["open--open--all"].update(rule="magic"),

@@ -1,7 +1,9 @@
 """Reports of a matrix run: terminal grid, JUnit XML, HTML page, JSON round-trip.
 
 The sample run comes from tools/sample_report.py: synthetic, realistic CallResults for all
-67 cells, with one cell that differs, one lab error and one failed call.
+67 cells, with one cell that differs (a direct pair succeeded in a relay cell), one lab error
+and one failed call; one direct cell nominates a relayed pair (first success) and is as
+expected because its direct pair is on the valid list.
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ def run(tool: ModuleType) -> MatrixResult:
     return result
 
 
-MISMATCH = "restricted-cone--full-cone--all"
+MISMATCH = "port-restricted-cone--symmetric--all"
+FIRST_SUCCESS = "restricted-cone--port-restricted-cone--all"
 ERROR = "symmetric--symmetric--all"
 FAILED = "port-restricted-cone--port-restricted-cone--relay-tls"
 
@@ -64,15 +67,35 @@ def _by_id(run: MatrixResult, cell: str) -> MatrixCell:
 def test_sample_statuses(run: MatrixResult) -> None:
     assert len(run.cells) == 67
     assert run.counts() == {"ok": 64, "mismatch": 2, "error": 1, "missing": 0}
-    assert _by_id(run, MISMATCH).observed == "srflx↔srflx"
+    assert _by_id(run, MISMATCH).observed == "srflx↔prflx"
     assert _by_id(run, FAILED).observed == "FAILED"
     assert _by_id(run, ERROR).observed == "ERROR"
+    first = _by_id(run, FIRST_SUCCESS)
+    assert (first.status, first.observed, first.path) == ("ok", "relay↔srflx", "relay")
+    assert first.expectation.path == "direct"
+    assert first.result is not None and first.result.direct_path
+
+
+def test_sample_valid_lists_follow_the_table(run: MatrixResult) -> None:
+    """The synthetic calls are consistent: the nominated pair is valid on both sides, and a
+    direct pair succeeded exactly where the table expects a direct path (but in MISMATCH)."""
+    for cell in run.cells:
+        call = cell.result
+        if call is None or not call.connected:
+            assert call is None or not (call.caller.valid_pairs or call.callee.valid_pairs)
+            continue
+        for peer in (call.caller, call.callee):
+            assert peer.selected_pair in peer.valid_pairs, cell.id
+        expected = cell.expectation.path == "direct" or cell.id == MISMATCH
+        assert call.direct_path == expected, cell.id
 
 
 def test_grid_colours_and_text(run: MatrixResult) -> None:
     assert cell_text(_by_id(run, MISMATCH)).style == "bold red"
-    assert "≠ srflx↔relay" in cell_text(_by_id(run, MISMATCH)).plain
+    assert "≠ relay↔prflx | srflx↔relay | relay↔relay" in cell_text(_by_id(run, MISMATCH)).plain
     assert cell_text(_by_id(run, "symmetric--full-cone--all")).style == "green"
+    assert cell_text(_by_id(run, FIRST_SUCCESS)).style == "green"
+    assert "≠" not in cell_text(_by_id(run, FIRST_SUCCESS)).plain
     assert cell_text(_by_id(run, ERROR)).style == "yellow"
     console = Console(record=True, width=200, color_system="truecolor")
     console.print(render_grid(run))
@@ -80,15 +103,18 @@ def test_grid_colours_and_text(run: MatrixResult) -> None:
     for pair in ("srflx↔prflx", "relay↔srflx", "prflx↔relay", "FAILED", "ERROR", "TURN tls"):
         assert pair in text
     ansi = console.export_text(styles=True)
-    assert re.search(r"\x1b\[1;31m\s*srflx↔srflx", ansi)  # bold red: differs
+    assert re.search(r"\x1b\[1;31m\s*srflx↔prflx", ansi)  # bold red: differs
     assert re.search(r"\x1b\[32m\s*prflx↔srflx", ansi)  # green: as expected
+    assert re.search(r"\x1b\[32m\s*relay↔srflx", ansi)  # green: relayed first success
 
 
 def test_print_report_lists_failures(run: MatrixResult) -> None:
     console = Console(record=True, width=200)
     print_report(console, run)
     text = console.export_text()
-    assert f"✗ {MISMATCH}: expected a relay path" in text
+    assert f"✗ {MISMATCH}: expected no direct path (a relay is needed)" in text
+    assert "more permissive than declared" in text
+    assert FIRST_SUCCESS not in text
     assert f"! {ERROR}: lab error: [nat-a]" in text
     assert "64/67 cells as expected, 2 differ, 1 lab error" in text
 
@@ -113,7 +139,7 @@ def test_junit_parses_and_counts(run: MatrixResult) -> None:
     assert set(failures) == {MISMATCH, FAILED}
     failure = failures[MISMATCH]
     assert failure is not None and failure.get("type") == "ExpectationMismatch"
-    assert "expected a relay path" in (failure.get("message") or "")
+    assert "but a direct pair succeeded" in (failure.get("message") or "")
     assert "Selected pair" in (failure.text or "")  # the call summary follows the reason
     errors = [c for c in cases if c.find("error") is not None]
     assert [c.get("name") for c in errors] == [ERROR]
