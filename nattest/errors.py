@@ -15,8 +15,8 @@ class UsageError(NattestError):
     exit_code = 2
 
 
-class TopologyError(UsageError):
-    """A topology file failed validation: `file: field: reason`."""
+class FileFieldError(UsageError):
+    """A data file failed validation: `file: field: reason`."""
 
     def __init__(self, source: str, field: str, reason: str) -> None:
         self.source = source
@@ -24,6 +24,10 @@ class TopologyError(UsageError):
         self.reason = reason
         where = f"{source}: {field}" if field else source
         super().__init__(f"{where}: {reason}")
+
+
+class TopologyError(FileFieldError):
+    """A topology file failed validation."""
 
 
 class CommandError(NattestError):

@@ -24,7 +24,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from nattest.errors import UsageError
+from nattest.errors import FileFieldError
 from nattest.result import CallResult, Candidate, CandidateType, Policy, Transport
 
 PAIR_SEP = "↔"
@@ -40,15 +40,8 @@ _TYPES: tuple[str, ...] = get_args(CandidateType)
 _TRANSPORTS: tuple[str, ...] = get_args(Transport)
 
 
-class ExpectationsError(UsageError):
+class ExpectationsError(FileFieldError):
     """The expectation table failed validation: `file: field: reason`."""
-
-    def __init__(self, source: str, field: str, reason: str) -> None:
-        self.source = source
-        self.field = field
-        self.reason = reason
-        where = f"{source}: {field}" if field else source
-        super().__init__(f"{where}: {reason}")
 
 
 def cell_id(
