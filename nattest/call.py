@@ -125,41 +125,39 @@ def run_call(
     room = uuid.uuid4().hex[:8]
     folder = lab.workdir / "calls" / room
     folder.mkdir(parents=True)
-    procs: dict[str, tuple[subprocess.Popen[bytes], Path]] = {}
+    if caller == callee:
+        raise UsageError(f"caller and callee are both {caller!r}: a call needs two hosts")
+    roles = {"callee": callee, "caller": caller}  # the callee joins the room first
+    procs: list[subprocess.Popen[bytes]] = []
     deadline = time.monotonic() + spec.connect_timeout + spec.duration + SLACK
     try:
-        for name, role in ((callee, "callee"), (caller, "caller")):
-            out = folder / f"{name}.json"
-            argv, env = _peer_argv(lab, services, spec, name, role, room, out)
-            log = (folder / f"{name}.log").open("wb")
-            procs[name] = (lab.spawn(name, argv, stdout=log, stderr=log, env=env), out)
-            log.close()
-        for proc, _ in procs.values():
+        for role, name in roles.items():
+            argv, env = _peer_argv(lab, services, spec, name, role, room, folder / f"{name}.json")
+            with (folder / f"{name}.log").open("wb") as log:
+                procs.append(lab.spawn(name, argv, stdout=log, stderr=log, env=env))
+        for proc in procs:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(max(0.0, deadline - time.monotonic()))
     finally:
-        for proc, _ in procs.values():
+        for proc in procs:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    results = {
-        name: _read_result(name, role, out, folder, spec)
-        for (name, (_, out)), role in zip(procs.items(), ("callee", "caller"), strict=True)
-    }
+    results = {role: _read_result(name, role, folder, spec) for role, name in roles.items()}
     return merge_call(
         lab.topology.name,
-        results[caller],
-        results[callee],
+        results["caller"],
+        results["callee"],
         policy=spec.policy,
         turn_transport=spec.transport_for(caller),
-        lab_setup=getattr(lab, "timings", {}).get("network"),
+        lab_setup=lab.timings.get("network"),
     )
 
 
-def _read_result(name: str, role: str, out: Path, folder: Path, spec: CallSpec) -> PeerResult:
+def _read_result(name: str, role: str, folder: Path, spec: CallSpec) -> PeerResult:
     """The peer's result; a failed one (with its log tail) when it wrote none."""
     try:
-        return PeerResult.model_validate(json.loads(out.read_text()))
+        return PeerResult.model_validate(json.loads((folder / f"{name}.json").read_text()))
     except (OSError, ValueError):
         log = folder / f"{name}.log"
         tail = log.read_text(errors="replace").strip().splitlines()[-5:] if log.exists() else []

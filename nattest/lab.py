@@ -12,6 +12,7 @@ made per lab, kept in the lab's folder (mode 600) and never printed or logged.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import secrets
@@ -82,7 +83,7 @@ class LabServices:
         """Write to the lab folder, readable by root only."""
         path = workdir / "services.json"
         path.touch(mode=0o600)
-        path.write_text(json.dumps(self.__dict__))
+        path.write_text(json.dumps(dataclasses.asdict(self)))
 
     @classmethod
     def load(cls, workdir: Path) -> LabServices:

@@ -21,6 +21,8 @@ class Lab(ABC):
     """The model it was built from."""
     workdir: Path
     """Folder of this lab's files: rulesets, coturn config, logs, results."""
+    timings: dict[str, float]
+    """Seconds spent per phase: network, rulesets, services, down."""
 
     @abstractmethod
     def exec(
