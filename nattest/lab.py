@@ -35,6 +35,12 @@ log = logging.getLogger("nattest.lab")
 
 SIGNALING_PORT = 8443
 """Port of the WebSocket signaling server."""
+SIGNALING_DELAY = 0.05
+"""One-way delay (s) of messages relayed by the signaling server. A real offer or answer
+crosses the internet; delivered instantly, the answer reaches the caller before the
+callee's own first checks have opened its NAT's filter, the caller's first direct check is
+dropped, and aioice (first-success nomination, no re-check of an in-progress pair) then
+often ends on a relayed pair: an artefact of a zero-latency lab (docs/matrix.md)."""
 TURN_USER = "nattest"
 """Long-term credential username of every lab's coturn."""
 
@@ -114,7 +120,13 @@ def start_services(lab: Lab) -> LabServices:
             lab.spawn(
                 sig_node,
                 python_argv(
-                    "nattest.signaling", "--host", sig_address, "--port", str(SIGNALING_PORT)
+                    "nattest.signaling",
+                    "--host",
+                    sig_address,
+                    "--port",
+                    str(SIGNALING_PORT),
+                    "--delay",
+                    str(SIGNALING_DELAY),
                 ),
                 stdout=log_file,
                 stderr=log_file,

@@ -112,7 +112,10 @@ def run_matrix(
     t0 = time.perf_counter()
     done: dict[str, MatrixCell] = {}
     with ThreadPoolExecutor(max_workers=max(1, opts.jobs), thread_name_prefix="cell") as pool:
-        futures = {pool.submit(run_cell, exp, opts): exp for exp in cells}
+        # longest first: a udp-blocked peer waits out aioice's STUN timeout (≈5 s) before
+        # it offers or answers; started last, those cells would be the run's tail
+        longest_first = sorted(cells, key=lambda e: -[e.caller, e.callee].count("udp-blocked"))
+        futures = {pool.submit(run_cell, exp, opts): exp for exp in longest_first}
         for fut in as_completed(futures):
             cell = fut.result()
             done[cell.id] = cell

@@ -167,8 +167,9 @@ class Switchboard:
 class SignalingServer:
     """The Switchboard behind a websockets server."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
         self.board = Switchboard()
+        self.delay = delay
         self._clients: dict[int, ServerConnection] = {}
         self._next_id = 0
 
@@ -191,7 +192,12 @@ class SignalingServer:
         try:
             async for text in ws:
                 log.debug("client %d -> %s", client, text[:200])
-                await self._send(self.board.handle(client, text))
+                outgoing = self.board.handle(client, text)
+                if self.delay and any(to != client for to, _ in outgoing):
+                    # one-way latency of a signaling server across the internet; this
+                    # client's later messages wait behind it, so order is kept
+                    await asyncio.sleep(self.delay)
+                await self._send(outgoing)
         except ConnectionClosed:
             pass
         finally:
@@ -201,9 +207,10 @@ class SignalingServer:
 
 
 @contextlib.asynccontextmanager
-async def signaling_server(host: str, port: int) -> AsyncIterator[Server]:
-    """Serve on host:port (port 0: ephemeral) for the duration of the ``async with``."""
-    core = SignalingServer()
+async def signaling_server(host: str, port: int, delay: float = 0.0) -> AsyncIterator[Server]:
+    """Serve on host:port (port 0: ephemeral) for the duration of the ``async with``;
+    messages relayed to the other peer are delivered ``delay`` seconds late."""
+    core = SignalingServer(delay)
     async with serve(core.handler, host, port, max_size=MAX_MESSAGE_BYTES) as server:
         for sock in server.sockets:
             log.info("signaling on ws://%s:%d", *sock.getsockname()[:2])
@@ -215,13 +222,13 @@ def server_port(server: Server) -> int:
     return int(next(iter(server.sockets)).getsockname()[1])
 
 
-async def run(host: str, port: int) -> None:
+async def run(host: str, port: int, delay: float = 0.0) -> None:
     """Serve until SIGTERM or SIGINT."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with signaling_server(host, port):
+    async with signaling_server(host, port, delay):
         await stop.wait()
     log.info("signaling stopped")
 
@@ -231,6 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nattest.signaling", description=__doc__)
     parser.add_argument("--host", default="0.0.0.0", help="address to listen on")
     parser.add_argument("--port", type=int, default=8765, help="TCP port (0: ephemeral)")
+    parser.add_argument(
+        "--delay", type=float, default=0.0, help="seconds before a relayed message is delivered"
+    )
     args = parser.parse_args(argv)
     debug = os.environ.get("NATTEST_DEBUG") == "1"
     logging.basicConfig(
@@ -240,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     if not debug:
         logging.getLogger("websockets").setLevel(logging.WARNING)
     try:
-        asyncio.run(run(args.host, args.port))
+        asyncio.run(run(args.host, args.port, args.delay))
     except OSError as exc:
         log.error("cannot listen on %s:%d: %s", args.host, args.port, exc.strerror or exc)
         return 1
