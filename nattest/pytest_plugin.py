@@ -37,8 +37,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--nattest-backend",
         default=None,
-        choices=["netns", "docker"],
-        help="how labs are realised (default: netns)",
+        choices=["netns"],
+        help="how labs are realised (default: netns; the only backend so far)",
     )
     parser.addini("nattest_keep_lab", "leave labs up after tests", type="bool", default=False)
     parser.addini("nattest_backend", "lab backend (netns)", default="netns")
