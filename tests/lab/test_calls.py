@@ -137,13 +137,17 @@ def test_relay_only_policy(nattest_call: Call, transport: str) -> None:
         )
 
 
-def test_udp_blocked_connects_only_through_turn_tcp(nattest_call: Call) -> None:
-    call = nattest_call(TOPOLOGIES / "udp-blocked.yaml", duration=1.0)
+@pytest.mark.parametrize("transport", ["tcp", "tls"])
+def test_udp_blocked_connects_only_through_turn_tcp(nattest_call: Call, transport: str) -> None:
+    call = nattest_call(
+        TOPOLOGIES / "udp-blocked.yaml", peer_transports={"alice": transport}, duration=1.0
+    )
     assert_media(call)
     alice = call.caller
     assert types(alice.local_candidates) == {"host", "relay"}, describe(call)  # no STUN answer
+    assert not any(p.local.type != "relay" for p in alice.valid_pairs), describe(call)
     assert alice.selected_pair is not None and alice.selected_pair.local.type == "relay"
-    assert alice.selected_pair.local.relay_protocol == "tcp", describe(call)
+    assert alice.selected_pair.local.relay_protocol == transport, describe(call)
 
 
 def test_udp_blocked_with_turn_udp_fails_with_reason(nattest_call: Call) -> None:
