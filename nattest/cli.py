@@ -122,6 +122,7 @@ def status(name: str | None, as_json: bool) -> None:
 
 
 def _status_data(rec: registry.LabRecord) -> dict[str, Any]:
+    from nattest.backends.plan import ns_name
     from nattest.topology import parse_topology
 
     topo = parse_topology(rec.topology, rec.topology_source or rec.name)
@@ -131,7 +132,7 @@ def _status_data(rec: registry.LabRecord) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "node": node,
             "kind": kind,
-            "namespace": f"nt-{rec.name}-{node}",
+            "namespace": ns_name(rec.name, node),
             "addresses": {f"{ifn}": [] for ifn, _, _ in topo.attachments(node)},
         }
         for ifn, net, addr in topo.attachments(node):

@@ -23,6 +23,7 @@ from nattest.expectations import Expectation, Expectations, load_expectations
 from nattest.lab import build_lab
 from nattest.report.model import MachineInfo, MatrixCell, MatrixResult, call_timings, evaluate
 from nattest.result import Policy
+from nattest.topology import Topology
 
 _labs = itertools.count()
 
@@ -67,13 +68,13 @@ def plan_cells(
     return cells
 
 
-def cell_spec(exp: Expectation, opts: MatrixOptions) -> CallSpec:
+def cell_spec(exp: Expectation, opts: MatrixOptions, topology: Topology) -> CallSpec:
     """CallSpec of a cell: a udp-blocked peer reaches TURN over TCP when the cell uses UDP."""
     transport = exp.turn_transport or "udp"
     return CallSpec(
         policy=exp.policy,
         turn_transport=transport,
-        peer_transports=tcp_turn_overrides(pair_topology(exp.caller, exp.callee), transport),
+        peer_transports=tcp_turn_overrides(topology, transport),
         duration=opts.duration,
         connect_timeout=opts.connect_timeout,
         video_size=opts.video_size,
@@ -90,7 +91,7 @@ def run_cell(exp: Expectation, opts: MatrixOptions) -> MatrixCell:
         return evaluate(exp, error=str(e))
     setup = time.perf_counter() - t0
     try:
-        result = run_call(lab, cell_spec(exp, opts))
+        result = run_call(lab, cell_spec(exp, opts, lab.topology))
     except NattestError as e:
         return evaluate(exp, error=str(e))
     finally:

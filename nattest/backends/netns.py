@@ -19,7 +19,7 @@ from nattest import netns, registry
 from nattest.backends.base import Lab
 from nattest.backends.plan import Plan, plan_lab
 from nattest.errors import CommandError, LabError
-from nattest.runner import HOST, Runner, in_netns
+from nattest.runner import Runner, in_netns
 from nattest.topology import Topology, parse_topology
 
 log = logging.getLogger("nattest.netns")
@@ -217,7 +217,6 @@ def _all_up(ip_link_output: str) -> bool:
 def teardown(name: str, namespaces: list[str], runner: Runner | None = None) -> None:
     """Stop every process inside the lab's namespaces, then delete the namespaces."""
     runner = runner or Runner()
-    netns.terminate(netns.pids_in(namespaces), KILL_GRACE)
     existing = [ns for ns in namespaces if netns.exists(ns)]
     # stragglers from our own namespace set only: orphans named nt-<lab>-*
     existing += [ns for ns in netns.list_namespaces(f"nt-{name}-") if ns not in existing]
@@ -253,4 +252,4 @@ def python_argv(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", module, *args]
 
 
-__all__ = ["HOST", "NetnsLab", "down_recorded", "python_argv", "reattach", "teardown"]
+__all__ = ["NetnsLab", "down_recorded", "python_argv", "reattach", "teardown"]
