@@ -23,9 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nattest.call import CallSpec, run_call  # noqa: E402
-from nattest.lab import LabServices, open_lab  # noqa: E402
-from nattest.topology import load_topology  # noqa: E402
+from nattest.call.run import CallSpec, run_call  # noqa: E402
+from nattest.lab import open_lab  # noqa: E402
+from nattest.model.load import load_topology  # noqa: E402
+from nattest.services.credentials import LabServices  # noqa: E402
 
 
 def connected_time(call) -> float | None:  # type: ignore[no-untyped-def]

@@ -24,7 +24,7 @@ import time
 from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection
 from aiortc.rtcconfiguration import RTCBundlePolicy, RTCIceTransportPolicy
 
-from nattest.peer.media import PatternTrack, ToneTrack
+from nattest.peers.aiortc.media import PatternTrack, ToneTrack
 
 
 async def _wait_ice(pcs: tuple[RTCPeerConnection, ...], timeout: float) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from nattest.lab import build_lab
-from nattest.topology import load_topology
+from nattest.model.load import load_topology
 
 
 def main() -> None:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from nattest.expectations import load_expectations
-from nattest.matrix import MatrixOptions, plan_cells, run_matrix
+from nattest.matrix.expectations import load_expectations
+from nattest.matrix.run import MatrixOptions, plan_cells, run_matrix
 
 PHASES = ("lab_setup", "gathering", "connecting", "media")
 

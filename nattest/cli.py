@@ -1,7 +1,9 @@
 """`nattest` command line: bring labs up and down, poke into nodes, verify NATs, run calls.
 
-Exit codes: 0 success, 1 a check or call failed, 2 usage error (bad file, option, name).
-The CLI prints; the library logs (NATTEST_DEBUG=1 shows debug logs).
+A thin front door: each command parses its options, calls the library and hands the
+result to a renderer (``nattest.report``). Exit codes: 0 success, 1 a check or call failed,
+2 usage error (bad file, option, name), 130 interrupted. The CLI prints; the library logs
+(NATTEST_DEBUG=1 shows debug logs).
 """
 
 from __future__ import annotations
@@ -18,19 +20,13 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
-from rich.table import Table
 
-from nattest import registry
+from nattest.backends import records
 from nattest.errors import NattestError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 out = Console()
 err = Console(stderr=True)
-
-
-def _require_root() -> None:
-    if os.geteuid() != 0:
-        raise UsageError("labs need root (network namespaces, nftables): run as root or with sudo")
 
 
 def handle_errors(fn: F) -> F:
@@ -50,40 +46,68 @@ def handle_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def backend_option(fn: F) -> F:
+    """`--backend NAME` (default: $NATTEST_BACKEND, else netns)."""
+    return click.option(
+        "--backend",
+        envvar="NATTEST_BACKEND",
+        help="How the lab is built (default: netns); `nattest plugins` lists the backends.",
+    )(fn)
+
+
+def peer_kind_options(fn: F) -> F:
+    """`--caller KIND` and `--callee KIND`: the peer kind of each side."""
+    for side in ("callee", "caller"):
+        fn = click.option(
+            f"--{side}",
+            f"{side}_kind",
+            default="aiortc",
+            show_default=True,
+            help=f"Peer kind of the {side}; `nattest plugins` lists them.",
+        )(fn)
+    return fn
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="nattest")
 def main() -> None:
-    """NAT traversal and ICE connectivity lab: real kernel NATs, coturn and aiortc calls."""
+    """NAT traversal and ICE connectivity lab: real kernel NATs, coturn and WebRTC calls."""
     level = logging.DEBUG if os.environ.get("NATTEST_DEBUG") else logging.WARNING
     logging.basicConfig(level=level, format="%(name)s: %(message)s")
 
 
-def _load(path: str) -> Any:
-    from nattest.topology import load_topology
+def _print_labs(names: list[str]) -> None:
+    from nattest.backends.status import lab_status
+    from nattest.report.status import print_status
 
-    return load_topology(path)
+    print_status(out, [lab_status(records.load(n)) for n in names])
 
 
 @main.command()
 @click.argument("topology", type=click.Path(dir_okay=False))
 @click.option("--name", help="Lab name (default: derived from the topology).")
 @click.option("--no-services", is_flag=True, help="Do not start coturn and signaling.")
+@backend_option
 @handle_errors
-def up(topology: str, name: str | None, no_services: bool) -> None:
+def up(topology: str, name: str | None, no_services: bool, backend: str | None) -> None:
     """Build TOPOLOGY and leave it up; prints its name and nodes."""
     from nattest.lab import build_lab, terminate_as_interrupt
+    from nattest.model.load import load_topology
 
-    topo = _load(topology)
-    if name:
-        registry.check_lab_name(name)
-    _require_root()
+    topo = load_topology(topology)
     t0 = time.perf_counter()
     with terminate_as_interrupt():
-        lab = build_lab(topo, name, services=not no_services, source=str(Path(topology).resolve()))
+        lab = build_lab(
+            topo,
+            records.check_lab_name(name) if name else None,
+            services=not no_services,
+            backend=backend,
+            source=str(Path(topology).resolve()),
+        )
     out.print(
         f"lab [bold]{lab.name}[/] up in {time.perf_counter() - t0:.3f} s ({topo.description})"
     )
-    _print_status([registry.load(lab.name)])
+    _print_labs([lab.name])
     out.print(f"next: nattest exec {lab.name} <node> -- <command>   |   nattest down {lab.name}")
 
 
@@ -92,15 +116,14 @@ def up(topology: str, name: str | None, no_services: bool) -> None:
 @click.option("--all", "all_", is_flag=True, help="Tear down every lab on this machine.")
 @handle_errors
 def down(name: str | None, all_: bool) -> None:
-    """Tear down lab NAME (or --all): processes, namespaces, files."""
-    from nattest.backends.netns import down_recorded
+    """Tear down lab NAME (or --all): processes, namespaces/containers, files."""
+    from nattest.lab import collect_lab
 
     if bool(name) == all_:
         raise UsageError("give a lab name or --all")
-    _require_root()
-    names = registry.all_names() if all_ else [registry.check_lab_name(name or "")]
+    names = records.all_names() if all_ else [records.check_lab_name(name or "")]
     for n in names:
-        down_recorded(n)
+        collect_lab(n)
         out.print(f"lab {n} down")
     if all_ and not names:
         out.print("no labs")
@@ -112,77 +135,38 @@ def down(name: str | None, all_: bool) -> None:
 @handle_errors
 def status(name: str | None, as_json: bool) -> None:
     """Show labs: nodes, addresses, NAT behaviours, services."""
-    records = [registry.load(name)] if name else [registry.load(n) for n in registry.all_names()]
+    from nattest.backends.status import lab_status
+
+    names = [records.check_lab_name(name)] if name else records.all_names()
     if as_json:
-        click.echo(json.dumps([_status_data(r) for r in records], indent=2))
-    elif not records:
+        click.echo(json.dumps([lab_status(records.load(n)) for n in names], indent=2))
+    elif not names:
         out.print("no labs")
     else:
-        _print_status(records)
+        _print_labs(names)
 
 
-def _status_data(rec: registry.LabRecord) -> dict[str, Any]:
-    from nattest.backends.plan import ns_name
-    from nattest.topology import parse_topology
+@main.command()
+@handle_errors
+def plugins() -> None:
+    """List the registered backends and peer kinds."""
+    from nattest import backends, peers
 
-    topo = parse_topology(rec.topology, rec.topology_source or rec.name)
-    nodes = []
-    for node in topo.nodes():
-        kind = "nat" if node in topo.nats else "host" if node in topo.hosts else "server"
-        entry: dict[str, Any] = {
-            "node": node,
-            "kind": kind,
-            "namespace": ns_name(rec.name, node),
-            "addresses": {f"{ifn}": [] for ifn, _, _ in topo.attachments(node)},
-        }
-        for ifn, net, addr in topo.attachments(node):
-            entry["addresses"][ifn].append(f"{addr} ({net})")
-        if kind == "nat":
-            entry["behavior"] = topo.nats[node].label
-            firewall = topo.nats[node].firewall
-            if firewall is not None:
-                entry["firewall"] = firewall.value
-        if kind == "host":
-            entry["behind"] = topo.behind(node)
-        nodes.append(entry)
-    alive = _pid_alive(rec.owner_pid)
-    return {
-        "name": rec.name,
-        "backend": rec.backend,
-        "topology": topo.name,
-        "source": rec.topology_source,
-        "age_s": round(time.time() - rec.created, 1),
-        "builder_running": alive,
-        "services": rec.services,
-        "nodes": nodes,
-    }
+    for what, registry in (("backends", backends.BACKENDS), ("peer kinds", peers.PEERS)):
+        out.print(f"[bold]{what}[/]")
+        for n in registry.names():
+            out.print(f"  {n:10} {registry.get(n).summary}")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        return True
-    except OSError:
-        return False
+def _in_node(name: str, node: str, argv: list[str], *, interactive: bool = False) -> None:
+    from nattest.lab import attach_lab
 
-
-def _print_status(records: list[registry.LabRecord]) -> None:
-    for rec in records:
-        d = _status_data(rec)
-        table = Table(title=f"lab {d['name']} — {d['topology']} ({d['backend']}, {d['age_s']} s)")
-        for col in ("node", "kind", "addresses", "behaviour / path"):
-            table.add_column(col)
-        for n in d["nodes"]:
-            addrs = "\n".join(f"{ifn} {', '.join(a)}" for ifn, a in n["addresses"].items())
-            extra = n.get("behavior", "")
-            if n.get("firewall"):
-                extra += f" + firewall {n['firewall']}"
-            if n["kind"] == "host":
-                extra = "behind " + (" → ".join(n["behind"]) or "nothing (public)")
-            table.add_row(n["node"], n["kind"], addrs, extra)
-        out.print(table)
-        for svc, url in d["services"].items():
-            out.print(f"  {svc}: {url}")
+    lab = attach_lab(name)
+    command = lab.host_argv(node, argv, interactive=interactive)
+    env = {**os.environ, "NATTEST_LAB": name, "NATTEST_NODE": node}
+    if interactive:
+        env["PS1"] = f"[{name}/{node}] \\w# "
+    os.execvpe(command[0], command, env)
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
@@ -192,12 +176,7 @@ def _print_status(records: list[registry.LabRecord]) -> None:
 @handle_errors
 def exec(name: str, node: str, command: tuple[str, ...]) -> None:
     """Run COMMAND inside NODE of lab NAME; its exit code is passed through."""
-    from nattest.backends.netns import reattach
-
-    _require_root()
-    ns = reattach(name).ns(node)
-    argv = list(command[1:] if command and command[0] == "--" else command)
-    os.execvp("ip", ["ip", "netns", "exec", ns, *argv])
+    _in_node(name, node, list(command[1:] if command and command[0] == "--" else command))
 
 
 @main.command()
@@ -206,52 +185,38 @@ def exec(name: str, node: str, command: tuple[str, ...]) -> None:
 @handle_errors
 def shell(name: str, node: str) -> None:
     """Interactive shell inside NODE of lab NAME."""
-    from nattest.backends.netns import reattach
-
-    _require_root()
-    ns = reattach(name).ns(node)
     sh = os.environ.get("SHELL", "/bin/bash")
-    env = {**os.environ, "PS1": f"[{name}/{node}] \\w# ", "NATTEST_LAB": name, "NATTEST_NODE": node}
-    os.execvpe(
-        "ip",
-        ["ip", "netns", "exec", ns, sh, "--norc"]
-        if sh.endswith("bash")
-        else ["ip", "netns", "exec", ns, sh],
-        env,
-    )
+    _in_node(name, node, [sh, "--norc"] if sh.endswith("bash") else [sh], interactive=True)
 
 
 @main.command("verify-nat")
 @click.argument("target")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@backend_option
 @handle_errors
-def verify_nat(target: str, as_json: bool) -> None:
+def verify_nat(target: str, as_json: bool, backend: str | None) -> None:
     """RFC 5780 check of every NAT of a lab (NAME) or of a TOPOLOGY file (own lab)."""
-    from nattest.backends.netns import reattach
-    from nattest.lab import open_lab
-    from nattest.verify import verify_lab
+    from nattest.checks.verify import verify_lab
+    from nattest.lab import attach_lab, open_lab
+    from nattest.model.load import load_topology
 
-    _require_root()
     if target.endswith((".yaml", ".yml")) or Path(target).is_file():
-        topo = _load(target)
-        with open_lab(topo, services=True, source=target) as lab:
+        with open_lab(load_topology(target), backend=backend, source=target) as lab:
             reports = verify_lab(lab)
     else:
-        reports = verify_lab(reattach(registry.check_lab_name(target)))
-    failed = [r for r in reports if not r.ok]
+        reports = verify_lab(attach_lab(target))
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in reports], indent=2))
     else:
         for r in reports:
             mark = "[green]ok[/]" if r.ok else "[red]MISMATCH[/]"
-            chain = " → ".join(r.chain)
             out.print(
-                f"{mark} {r.nat} (from {r.host}, through {chain}): "
+                f"{mark} {r.nat} (from {r.host}, through {' → '.join(r.chain)}): "
                 f"declared {r.declared.text()}; observed {r.observed_text()}"
             )
             for line in r.diff:
                 out.print(f"    {line}")
-    sys.exit(1 if failed else 0)
+    sys.exit(0 if all(r.ok for r in reports) else 1)
 
 
 @main.command()
@@ -270,32 +235,36 @@ def verify_nat(target: str, as_json: bool) -> None:
 @click.option("--json", "json_file", type=click.Path(dir_okay=False), help="Write the CallResult.")
 @click.option("--keep", is_flag=True, help="Leave the lab up afterwards (to poke into it).")
 @click.option("--name", help="Lab name.")
+@peer_kind_options
+@backend_option
 @handle_errors
 def call(
     topology: str | None,
     pair: str | None,
-    policy: str,
-    turn_transport: str,
-    duration: float,
-    connect_timeout: float,
     json_file: str | None,
     keep: bool,
     name: str | None,
+    backend: str | None,
+    **spec: Any,
 ) -> None:
     """Run one real call between the topology's two peers and print what happened."""
-    from nattest.call import run_call, save_call
+    from nattest.call.run import run_call, save_call
+    from nattest.call.spec import CallSpec, call_topology
     from nattest.lab import open_lab
-    from nattest.peer import summary
+    from nattest.report.call import summary
 
-    topo, spec = _call_setup(topology, pair, policy, turn_transport, duration, connect_timeout)
-    if name:
-        registry.check_lab_name(name)
-    _require_root()
-    with open_lab(topo, name, keep=keep, source=topology or "") as lab:
-        result = run_call(lab, spec)
+    topo = call_topology(topology, pair)
+    with open_lab(
+        topo,
+        records.check_lab_name(name) if name else None,
+        keep=keep,
+        backend=backend,
+        source=topology or "",
+    ) as lab:
+        result = run_call(lab, CallSpec(**spec))
         if keep:
             out.print(
-                f"lab [bold]{lab.name}[/] kept: nattest exec {lab.name} alice -- ... ; "
+                f"lab [bold]{lab.name}[/] kept: nattest exec {lab.name} <node> -- ... ; "
                 f"nattest down {lab.name}"
             )
     click.echo(summary(result))
@@ -323,61 +292,35 @@ def call(
 @click.option("--json", "json_file", type=click.Path(dir_okay=False), help="Every CallResult.")
 @click.option("--junit", "junit_file", type=click.Path(dir_okay=False), help="JUnit XML.")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False), help="HTML report.")
+@peer_kind_options
+@backend_option
 @handle_errors
 def matrix(
     configs: str | None,
     policies: str,
     jobs: int,
-    duration: float,
     json_file: str | None,
     junit_file: str | None,
     html_file: str | None,
+    **options: Any,
 ) -> None:
     """Run the connectivity matrix: one real call per cell, judged against the table."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        SpinnerColumn,
-        TextColumn,
-        TimeElapsedColumn,
-    )
-
-    from nattest.expectations import load_expectations
     from nattest.lab import terminate_as_interrupt
-    from nattest.matrix import MatrixOptions, plan_cells, run_matrix
+    from nattest.matrix.run import MatrixOptions, plan_cells, run_matrix
     from nattest.report import print_report, write_html, write_json, write_junit
+    from nattest.report.progress import matrix_progress
 
     if jobs < 1:
         raise UsageError(f"--jobs {jobs}: give 1 or more")
-    table = load_expectations()
+    opts = MatrixOptions(jobs=jobs, **options)
+    table = opts.table()
     cells = plan_cells(
         table,
         [c.strip() for c in configs.split(",")] if configs else None,
         [p.strip() for p in policies.split(",")],  # type: ignore[misc]
     )
-    _require_root()
-    failed = 0
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("[bold]matrix[/]"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("[red]{task.fields[failed]} failed[/]"),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[last]}"),
-        console=err,
-        transient=False,
-    ) as progress:
-        task = progress.add_task("cells", total=len(cells), failed=0, last="")
-
-        def done(cell: Any) -> None:
-            nonlocal failed
-            failed += 0 if cell.ok else 1
-            progress.update(task, advance=1, failed=failed, last=f"{cell.id}: {cell.observed}")
-
-        with terminate_as_interrupt():
-            result = run_matrix(cells, MatrixOptions(jobs=jobs, duration=duration), table, done)
+    with matrix_progress(err, len(cells)) as on_done, terminate_as_interrupt():
+        result = run_matrix(cells, opts, table, on_done)
     print_report(out, result)
     for path, write in (
         (json_file, write_json),
@@ -389,37 +332,6 @@ def matrix(
             write(result, path)
             out.print(f"wrote {path}")
     sys.exit(0 if result.counts().get("ok", 0) == len(result.cells) else 1)
-
-
-def _call_setup(
-    topology: str | None,
-    pair: str | None,
-    policy: str,
-    turn_transport: str,
-    duration: float,
-    connect_timeout: float,
-) -> tuple[Any, Any]:
-    from nattest.call import CallSpec, tcp_turn_overrides
-    from nattest.configs import pair_topology
-
-    if bool(topology) == bool(pair):
-        raise UsageError("give a TOPOLOGY file or --pair CALLER:CALLEE (one of them)")
-    if pair:
-        caller, sep, callee = pair.partition(":")
-        if not sep:
-            raise UsageError(f"--pair {pair!r}: expected CALLER:CALLEE, e.g. symmetric:full-cone")
-        topo = pair_topology(caller, callee)
-    else:
-        topo = _load(str(topology))
-    overrides = tcp_turn_overrides(topo, turn_transport)  # type: ignore[arg-type]
-    spec = CallSpec(
-        policy=policy,  # type: ignore[arg-type]
-        turn_transport=turn_transport,  # type: ignore[arg-type]
-        peer_transports=overrides,
-        duration=duration,
-        connect_timeout=connect_timeout,
-    )
-    return topo, spec
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -42,5 +42,23 @@ class CommandError(NattestError):
         super().__init__(f"[{node}] `{cmd}` exited {returncode}: {self.stderr or '(no stderr)'}")
 
 
+class CommandTimeout(CommandError):
+    """A command did not finish within its time limit (it was killed)."""
+
+    def __init__(self, node: str, argv: list[str], timeout: float | None) -> None:
+        self.timeout = timeout
+        super().__init__(node, argv, -1, f"timed out after {timeout} s")
+
+
 class LabError(NattestError):
     """A lab could not be built, found or torn down."""
+
+
+class LabExists(UsageError):
+    """A lab of that name is already recorded on this machine."""
+
+
+class Cancelled(NattestError):
+    """The run was interrupted (Ctrl-C, SIGTERM) and stopped what it had started."""
+
+    exit_code = 130

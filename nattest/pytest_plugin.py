@@ -4,14 +4,15 @@
         lab = nattest_lab("topologies/symmetric.yaml")
         ...
 
-Options (group `nattest`, with ini fallbacks): `--nattest-keep-lab`, `--nattest-backend`.
-Labs get unique names per xdist worker and are always torn down (unless kept). A test that
-needs root on a machine without it fails with the reason: a lab scenario never passes empty.
+Options (group `nattest`, with ini fallbacks): `--nattest-keep-lab`, `--nattest-backend`
+(default: $NATTEST_BACKEND, else netns). Labs get unique names per xdist worker and are
+always torn down (unless kept), then checked for leftovers: a namespace, link, container,
+process or folder of the lab still there fails the test. A test that cannot run here (no
+root, no such backend) fails with the reason: a lab scenario never passes empty.
 """
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,10 +21,9 @@ from typing import Any
 import pytest
 
 from nattest.backends.base import Lab
-from nattest.result import CallResult
-from nattest.topology import Topology, load_topology
-
-_counter = itertools.count()
+from nattest.call.result import CallResult
+from nattest.model.load import load_topology
+from nattest.model.topology import Topology
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -37,11 +37,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--nattest-backend",
         default=None,
-        choices=["netns"],
-        help="how labs are realised (default: netns; the only backend so far)",
+        help="how labs are realised (default: $NATTEST_BACKEND, else netns; "
+        "`nattest plugins` lists the backends)",
     )
     parser.addini("nattest_keep_lab", "leave labs up after tests", type="bool", default=False)
-    parser.addini("nattest_backend", "lab backend (netns)", default="netns")
+    parser.addini("nattest_backend", "lab backend (default: $NATTEST_BACKEND, else netns)")
 
 
 def _opt(config: pytest.Config, name: str) -> object:
@@ -49,7 +49,20 @@ def _opt(config: pytest.Config, name: str) -> object:
     return config.getini(f"nattest_{name}") if value is None else value
 
 
+def _backend(config: pytest.Config) -> str:
+    from nattest.backends import default_name
+
+    return str(_opt(config, "backend") or default_name())
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    from nattest.backends import available
+
+    backend = _backend(config)
+    if backend not in available():
+        raise pytest.UsageError(
+            f"--nattest-backend {backend!r}: not available (available: {', '.join(available())})"
+        )
     for marker in (
         "netns: needs root and network namespaces (real kernel lab)",
         "docker: needs a running Docker engine",
@@ -61,27 +74,39 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     root = "root" if os.geteuid() == 0 else "NOT root: lab tests will fail"
-    return [
-        f"nattest: backend={_opt(config, 'backend')} keep-lab={_opt(config, 'keep_lab')} ({root})"
-    ]
+    return [f"nattest: backend={_backend(config)} keep-lab={_opt(config, 'keep_lab')} ({root})"]
 
 
 def lab_name_for(worker: str) -> str:
-    """A short unique lab name for this process (`t-gw1-7`)."""
-    return f"t-{worker}-{os.getpid() % 1000}-{next(_counter)}"[:16].rstrip("-")
+    """A fresh lab name for a test on this xdist worker (`t-gw1-k3f9a`)."""
+    from nattest.backends.records import new_lab_name
+
+    return new_lab_name(f"t-{worker}")
+
+
+def check_no_leftovers(lab: Lab) -> None:
+    """Fail the test when anything of a torn-down lab is still there."""
+    left = lab.leftovers()
+    if left:
+        pytest.fail(f"lab {lab.name} left behind: " + "; ".join(left), pytrace=False)
 
 
 @pytest.fixture
 def nattest_lab(request: pytest.FixtureRequest) -> Iterator[Callable[..., Lab]]:
     """A factory: `nattest_lab(topology_or_path, services=True) -> Lab`.
 
-    Every lab it made is torn down after the test (unless --nattest-keep-lab)."""
+    Every lab it made is torn down after the test (unless --nattest-keep-lab) and checked
+    for leftovers."""
+    from nattest.backends import get_backend
+    from nattest.errors import UsageError
     from nattest.lab import build_lab
 
-    if os.geteuid() != 0:
-        pytest.fail("nattest lab scenarios need root (network namespaces, nftables)")
     keep = bool(_opt(request.config, "keep_lab"))
-    backend = str(_opt(request.config, "backend"))
+    backend = _backend(request.config)
+    try:
+        get_backend(backend).check()
+    except UsageError as e:
+        pytest.fail(f"nattest lab scenarios cannot run here: {e}", pytrace=False)
     worker = getattr(request.config, "workerinput", {}).get("workerid", "m")
     labs: list[Lab] = []
 
@@ -97,6 +122,8 @@ def nattest_lab(request: pytest.FixtureRequest) -> Iterator[Callable[..., Lab]]:
         if not keep:
             for lab in labs:
                 lab.down()
+            for lab in labs:
+                check_no_leftovers(lab)
 
 
 @pytest.fixture
@@ -104,26 +131,25 @@ def nattest_call(nattest_lab: Callable[..., Lab]) -> Callable[..., CallResult]:
     """A factory: `nattest_call(topology_or_path, policy=..., turn_transport=..., ...)`.
 
     Builds the lab, runs one real call between its peers, tears the lab down, returns
-    the CallResult. Keyword arguments are CallSpec fields; a peer behind a UDP-blocking
-    firewall gets TURN over TCP unless `peer_transports` says otherwise.
+    the CallResult. Keyword arguments are CallSpec fields (peer kinds included:
+    `caller_kind="aiortc"`); a peer behind a UDP-blocking firewall gets TURN over TCP
+    unless `peer_transports` says otherwise.
     """
-    from nattest.call import CallSpec, run_call, tcp_turn_overrides
+    from nattest.call.run import run_call
+    from nattest.call.spec import CallSpec
 
     def call(topology: Topology | str | Path, **spec: Any) -> CallResult:
         lab = nattest_lab(topology)
-        if "peer_transports" not in spec:
-            spec["peer_transports"] = tcp_turn_overrides(
-                lab.topology, spec.get("turn_transport", "udp")
-            )
-        result = run_call(lab, CallSpec(**spec))
-        lab.down()
-        return result
+        try:
+            return run_call(lab, CallSpec(**spec))
+        finally:
+            lab.down()
 
     return call
 
 
 def describe(call: CallResult) -> str:
     """The call summary, for assertion messages: `assert ok, describe(call)`."""
-    from nattest.peer import summary
+    from nattest.report.call import summary
 
     return summary(call)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Derive the `cells:` of nattest/data/expectations.yaml from RFC 4787 behaviour.
+"""Derive the `cells:` of nattest/data/expectations/aiortc.yaml from RFC 4787 behaviour.
 
 The table is data: the matrix reads only the YAML. This script is how its cells were
 written, so a reader can see the rule behind each one, and rerun it after changing a rule:
@@ -20,7 +20,7 @@ import argparse
 import sys
 from pathlib import Path
 
-TABLE = Path(__file__).resolve().parents[1] / "nattest/data/expectations.yaml"
+TABLE = Path(__file__).resolve().parents[1] / "nattest/data/expectations/aiortc.yaml"
 CONFIGS = [
     "open",
     "full-cone",

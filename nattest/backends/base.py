@@ -1,4 +1,19 @@
-"""The one interface every backend realises: a built, running lab."""
+"""The seam every backend plugs into: a ``Backend`` builds ``Lab``s, a ``Lab`` runs things.
+
+A backend realises a Topology on this machine (network namespaces, containers, ...) and
+hands back a ``Lab``; everything above it (services, calls, checks, the matrix, the CLI)
+talks to the ``Lab`` interface only, so a new backend is one module registered under the
+entry-point group ``nattest.backends`` (see ``nattest.backends.get_backend``).
+
+Files. ``Lab.workdir`` is a folder on the host (``/run/nattest/<lab>/``). Every process a
+lab starts in a node sees that folder **at the same path**: the netns backend shares the
+host's filesystem; a container backend bind-mounts the folder at that path. So services
+and peers are given host paths (configs, result files) and nothing is copied.
+
+Processes. ``spawn`` starts a process inside a node and the lab owns it: ``down()`` stops
+it by PID (SIGTERM, then SIGKILL). ``python_argv`` says how to run a nattest module inside a
+node (the host's interpreter for namespaces; the image's for containers).
+"""
 
 from __future__ import annotations
 
@@ -6,23 +21,29 @@ import socket
 import subprocess
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
-    from nattest.topology import Topology
+    from nattest.backends.records import LabRecord
+    from nattest.model.topology import Topology
 
 
 class Lab(ABC):
     """A topology realised on this machine. Nodes are addressed by their topology name."""
 
     name: str
-    """Lab name (`demo`); every kernel object carries the prefix `nt-<name>-`."""
+    """Lab name (`demo`); every object it creates carries the prefix `nt-<name>-`."""
+    backend: str
+    """Name of the backend that built it (`netns`)."""
     topology: Topology
     """The model it was built from."""
     workdir: Path
-    """Folder of this lab's files: rulesets, coturn config, logs, results."""
+    """Folder of this lab's files: rulesets, coturn config, logs, results (see above)."""
     timings: dict[str, float]
     """Seconds spent per phase: network, rulesets, services, down."""
+    owned: bool
+    """True for the lab this process built; False for a handle on a lab built elsewhere
+    (``Backend.attach``), whose ``down()`` leaves the lab up."""
 
     @abstractmethod
     def exec(
@@ -35,7 +56,9 @@ class Lab(ABC):
         input: str | None = None,
         env: dict[str, str] | None = None,
     ) -> subprocess.CompletedProcess[str]:
-        """Run `argv` inside `node`, wait, return its output (text). Raises CommandError."""
+        """Run `argv` inside `node`, wait, return its output (text).
+
+        Raises CommandError (CommandTimeout when `timeout` passes) naming node and command."""
 
     @abstractmethod
     def spawn(
@@ -57,8 +80,27 @@ class Lab(ABC):
         """A socket created inside `node`'s network (for probes run from this process)."""
 
     @abstractmethod
+    def python_argv(self, node: str, module: str, *args: str) -> list[str]:
+        """argv that runs ``python -m module args...`` inside `node` (via ``spawn``)."""
+
+    @abstractmethod
+    def host_argv(self, node: str, argv: list[str], *, interactive: bool = False) -> list[str]:
+        """argv that, run on the host, runs `argv` inside `node` (`nattest exec`, `shell`)."""
+
+    @abstractmethod
+    def node_ref(self, node: str) -> str:
+        """What the backend calls a node (`nt-demo-alice`: a namespace or container name).
+        LabError naming the known nodes for an unknown one."""
+
+    @abstractmethod
     def down(self) -> None:
-        """Tear everything down: processes, then namespaces/containers. Idempotent."""
+        """Tear everything down: processes, then namespaces/containers, then the record.
+        Idempotent; a no-op on a handle that is not `owned`."""
+
+    @abstractmethod
+    def leftovers(self) -> list[str]:
+        """After down(): whatever of this lab still exists (namespaces, links, containers,
+        processes, its folder), one line each. Empty when nothing leaked."""
 
     def address(self, node: str) -> str:
         """The first address of `node` (hosts, servers, NAT WAN side)."""
@@ -69,3 +111,28 @@ class Lab(ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.down()
+
+
+class Backend(ABC):
+    """Builds labs one way. Registered by name (entry points `nattest.backends`)."""
+
+    name: ClassVar[str]
+    """Name users pass to `--backend` / `NATTEST_BACKEND`."""
+    summary: ClassVar[str]
+    """One line for `--help` and errors."""
+
+    def check(self) -> None:
+        """Raise UsageError saying what to do when this backend cannot run here."""
+        return None  # usable everywhere unless a backend says otherwise
+
+    @abstractmethod
+    def up(self, topology: Topology, name: str, *, source: str = "") -> Lab:
+        """Build `topology` as lab `name`; record it first; on any failure leave nothing."""
+
+    @abstractmethod
+    def attach(self, record: LabRecord) -> Lab:
+        """A handle (not `owned`) on a running lab of this backend, from its record."""
+
+    @abstractmethod
+    def collect(self, record: LabRecord) -> None:
+        """Tear down a recorded lab, also one left by a killed process, and forget it."""

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from nattest.nat import host_firewall_ruleset, nat_ruleset
-from nattest.topology import Topology
+from nattest.backends.rulesets import host_firewall_ruleset, nat_ruleset
+from nattest.model.topology import Topology
 
 BRIDGE = "br0"
 VETH_INDEX_BASE = 100

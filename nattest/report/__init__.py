@@ -1,33 +1,24 @@
-"""Reports of a matrix run: terminal grid, JUnit XML, JSON and one self-contained HTML page.
+"""Renderers only: a MatrixResult, a CallResult or a lab's status in, text or a file out.
 
-Every renderer is pure (a MatrixResult in, text or a rich renderable out); the ``write_*``
-helpers only write the file they are given::
+- ``terminal``: the colour grid and the cells that differ (rich);
+- ``junit``, ``jsonout``, ``html``: JUnit XML, JSON, one self-contained HTML page;
+- ``call``: a call as plain text (CLI, pytest assertion messages, JUnit system-out);
+- ``status``: the `nattest status` table of running labs.
 
-    cell = evaluate(table.get("symmetric", "port-restricted-cone"), call_result)
-    run = MatrixResult(cells=[cell, ...], configs=table.configs, started=..., wall_time=...)
+Every renderer is pure; the ``write_*`` helpers only write the file they are given::
+
     print_report(console, run); write_junit(run, "matrix.xml"); write_html(run, "matrix.html")
+
+Judging cells is ``nattest.matrix.verdict``, not a renderer's job.
 """
 
+from nattest.report.call import summary
 from nattest.report.html import render_html, write_html
 from nattest.report.jsonout import from_json, read_json, to_json, write_json
 from nattest.report.junit import junit_xml, write_junit
-from nattest.report.model import (
-    TIMING_KEYS,
-    MachineInfo,
-    MatrixCell,
-    MatrixResult,
-    call_timings,
-    evaluate,
-)
 from nattest.report.terminal import print_report, render_failures, render_grid
 
 __all__ = [
-    "TIMING_KEYS",
-    "MachineInfo",
-    "MatrixCell",
-    "MatrixResult",
-    "call_timings",
-    "evaluate",
     "from_json",
     "junit_xml",
     "print_report",
@@ -35,6 +26,7 @@ __all__ = [
     "render_failures",
     "render_grid",
     "render_html",
+    "summary",
     "to_json",
     "write_html",
     "write_json",

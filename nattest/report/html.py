@@ -2,7 +2,7 @@
 
 The page shows the colour grid (rows caller, columns callee) and the relay-only row, a
 legend with the RFC 4787 behaviour of each configuration (mapping × filtering of each NAT,
-from ``nattest.nat.PRESETS``), the cells that differ, and per cell a ``<details>`` block:
+from ``nattest.model.configs``), the cells that differ, and per cell a ``<details>`` block:
 expected vs observed with the rule behind it, each peer's candidates as a Trickle-ICE-style
 table (type, protocol, address, port, priority, URL), the selected pair, timings, stats,
 media verdicts and both SDPs. Every value from a result goes through ``html.escape``.
@@ -14,12 +14,9 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-from nattest.configs import CHAINS, CONFIGS
-from nattest.expectations import load_expectations
-from nattest.nat import PRESETS, Filtering, Mapping
-from nattest.peer.report import reported_pair
-from nattest.report.model import TIMING_KEYS, MatrixCell, MatrixResult, Status
-from nattest.result import Candidate, CandidatePair, PeerResult
+from nattest.call.result import Candidate, CandidatePair, PeerResult
+from nattest.matrix.verdict import TIMING_KEYS, MatrixCell, MatrixResult, Status
+from nattest.model.configs import CONFIGS, behaviour
 
 _CSS = """
 :root{--ok:#137333;--ok-bg:#e6f4ea;--bad:#c5221f;--bad-bg:#fce8e6;--err:#9a5b00;
@@ -87,8 +84,6 @@ _STATUS_LABEL = {
     "missing": "not run",
 }
 _SHORT = {"port-restricted-cone": "port-restricted", "symmetric-then-cone": "symmetric→cone"}
-_MAPPING_ORDER = list(Mapping)
-_FILTERING_ORDER = list(Filtering)
 
 
 def e(value: object) -> str:
@@ -161,23 +156,10 @@ def _relay_grid(result: MatrixResult) -> str:
     )
 
 
-def _behaviour(config: str) -> tuple[str, str, str]:
-    """(NAT chain from the internet inwards, effective mapping, effective filtering)."""
-    chain = CHAINS.get(config, [])
-    if not chain:
-        return "none (plain router)", "none", "none"
-    nats = [PRESETS[p] for p in chain if p in PRESETS]
-    if not nats:
-        return " → ".join(chain), "?", "?"
-    mapping = max((n.mapping for n in nats), key=_MAPPING_ORDER.index)
-    filtering = max((n.filtering for n in nats), key=_FILTERING_ORDER.index)
-    return " → ".join(chain), mapping.value, filtering.value
-
-
 def _configs_legend(result: MatrixResult) -> str:
     rows = []
     for config in result.grid_configs():
-        chain, mapping, filtering = _behaviour(config)
+        chain, mapping, filtering = behaviour(config)
         rows.append(
             f"<tr><td><b>{e(config)}</b></td><td>{e(chain)}</td><td>{e(mapping)}</td>"
             f"<td>{e(filtering)}</td><td>{e(CONFIGS.get(config, ''))}</td></tr>"
@@ -240,7 +222,7 @@ def _stats(p: PeerResult) -> str:
     return out + table + "".join(rows) + "</table>"
 
 
-def _peer(p: PeerResult, other: PeerResult) -> str:
+def _peer(p: PeerResult, sp: CandidatePair | None) -> str:
     """One peer: outcome, pairs, media, timeline, candidate tables (the pair's rows marked)."""
     m = p.media
     verdict = (
@@ -249,7 +231,6 @@ def _peer(p: PeerResult, other: PeerResult) -> str:
         else ('<span class="badge mismatch">media incomplete</span>')
     )
     outcome = "ok" if p.outcome == "connected" else "mismatch"
-    sp = reported_pair(p, other)
     items = [
         (
             "outcome",
@@ -257,7 +238,7 @@ def _peer(p: PeerResult, other: PeerResult) -> str:
             + (f" <span class=why>{e(p.reason)}</span>" if p.reason else ""),
         ),
         ("selected pair", f'<span class="mono">{_pair(sp)}</span>'),
-        ("aioice nominated", f'<span class="mono">{_pair(p.selected_pair)}</span>'),
+        (f"{p.kind} nominated", f'<span class="mono">{_pair(p.selected_pair)}</span>'),
         ("time to connected", e(_ms(p.time_to_connected))),
         (
             "media",
@@ -327,7 +308,7 @@ def _cell_details(cell: MatrixCell, rules: dict[str, str]) -> str:
     kv = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in items)
     body = f"<dl class=kv>{kv}</dl>"
     if call is not None:
-        peers = _peer(call.caller, call.callee) + _peer(call.callee, call.caller)
+        peers = _peer(call.caller, call.selected_pair) + _peer(call.callee, call.callee_pair)
         body += f'<div class="peers">{peers}</div>'
         for p in (call.caller, call.callee):
             body += (
@@ -359,9 +340,9 @@ def _failures(result: MatrixResult) -> str:
 
 
 def render_html(result: MatrixResult, rules: dict[str, str] | None = None) -> str:
-    """The whole page. `rules` (rule id → text) defaults to the packaged table's."""
+    """The whole page. `rules` (rule id → text) defaults to the run's own table's."""
     if rules is None:
-        rules = load_expectations().rules
+        rules = result.rules
     n = result.counts()
     labels: dict[Status, str] = {
         "ok": "as expected",

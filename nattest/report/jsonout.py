@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nattest.report.model import MatrixResult
+from nattest.matrix.verdict import MatrixResult
 
 
 def to_json(result: MatrixResult) -> str:

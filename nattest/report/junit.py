@@ -21,8 +21,8 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from nattest.peer.report import summary
-from nattest.report.model import MatrixCell, MatrixResult
+from nattest.matrix.verdict import MatrixCell, MatrixResult
+from nattest.report.call import summary
 
 CLASSNAME = "nattest.matrix"
 """classname of every testcase (and name of the testsuite)."""

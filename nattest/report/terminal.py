@@ -12,7 +12,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from nattest.report.model import MatrixCell, MatrixResult, Status
+from nattest.matrix.verdict import MatrixCell, MatrixResult, Status
 
 SHORT_NAMES = {
     "open": "open",

@@ -1,13 +1,8 @@
-"""coturn as a lab service: its config, TLS certificate, REST credentials and process.
+"""coturn as a lab service: its config and its process.
 
-Everything but `TurnServer` is pure or local-file only:
-
-- `render_config()` fills ``nattest/data/turnserver.conf.template`` (the repo's
+- `render_config()` (pure) fills ``nattest/data/turnserver.conf.template`` (the repo's
   ``coturn/turnserver.conf.template`` is a symlink to it, so the one source also ships in
-  the wheel);
-- `make_self_signed_cert()` writes an EC P-256 certificate for TURN over TLS;
-- `rest_credentials()` mints TURN REST API credentials;
-- `stun_binding()` asks a STUN server for our mapped address (RFC 8489 / RFC 5389 7).
+  the wheel); the certificate comes from ``tls``, REST credentials from ``credentials``.
 
 `TurnServer` runs ``turnserver -c <our file>`` inside a lab node, always from the instance's
 own folder (coturn also reads a ``turnserver.conf`` from its working directory and Debian's
@@ -21,13 +16,8 @@ never looks at ``user=`` lines (userdb.c ``get_user_key``), so `TurnConfig` refu
 
 from __future__ import annotations
 
-import base64
-import datetime
-import hashlib
-import hmac
 import ipaddress
 import logging
-import os
 import re
 import signal
 import socket
@@ -39,14 +29,15 @@ from importlib import resources
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from nattest.call.result import Transport
+from nattest.checks.stun import stun_request
 from nattest.errors import LabError
-from nattest.stun import stun_binding, stun_request
+from nattest.model.base import Spec
+from nattest.services.credentials import write_private
+from nattest.services.tls import make_self_signed_cert
+from nattest.services.urls import turn_url
 
 if TYPE_CHECKING:
     from nattest.backends.base import Lab
@@ -55,11 +46,7 @@ __all__ = [
     "TurnConfig",
     "TurnServer",
     "TurnServerError",
-    "make_self_signed_cert",
     "render_config",
-    "rest_credentials",
-    "stun_binding",
-    "stun_request",
 ]
 
 log = logging.getLogger(__name__)
@@ -76,10 +63,8 @@ class TurnServerError(LabError):
     """coturn did not start, answer or stop: names the node, the address and the log tail."""
 
 
-class TurnConfig(BaseModel):
+class TurnConfig(Spec):
     """What one coturn instance serves: addresses, ports, realm and credentials."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     addresses: list[str]
     """Public addresses of the TURN node (listeners). Two of one family enable RFC 5780."""
@@ -212,63 +197,6 @@ def render_config(cfg: TurnConfig) -> str:
     )
 
 
-def make_self_signed_cert(workdir: Path, addresses: list[str]) -> tuple[Path, Path]:
-    """Write ``turn-cert.pem`` / ``turn-key.pem`` (EC P-256, IP SANs, valid one day)."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "nattest TURN")])
-    now = datetime.datetime.now(datetime.UTC)
-    public = key.public_key()
-    sans = [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(public)
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(public), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = workdir / "turn-cert.pem", workdir / "turn-key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    _write_private(
-        key_path,
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ),
-    )
-    return cert_path, key_path
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write a file only its owner can read (keys, passwords)."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        os.fchmod(f.fileno(), 0o600)
-        f.write(data)
-
-
-def rest_credentials(
-    secret: str, user: str, ttl: int = 3600, now: float | None = None
-) -> tuple[str, str]:
-    """TURN REST API credentials (draft-uberti-behave-turn-rest-00 2.2, coturn use-auth-secret).
-
-    username = ``<unix expiry>:<user>``; password = base64(HMAC-SHA1(secret, username)).
-    """
-    expiry = int(time.time() if now is None else now) + ttl
-    username = f"{expiry}:{user}"
-    digest = hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()
-    return username, base64.b64encode(digest).decode("ascii")
-
-
 def _family(address: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in address else socket.AF_INET
 
@@ -302,14 +230,10 @@ class TurnServer:
     def __repr__(self) -> str:
         return f"TurnServer({self.node or '-'} {self.config.addresses[0]}:{self.config.port})"
 
-    def url(self, transport: str = "udp") -> str:
+    def url(self, transport: Transport = "udp") -> str:
         """ICE server URL of the first address: ``turn:…?transport=udp|tcp``, ``turns:…`` (tls)."""
-        host = self.config.addresses[0]
-        if transport == "tls":
-            return f"turns:{host}:{self.config.tls_port}?transport=tcp"
-        if transport in ("udp", "tcp"):
-            return f"turn:{host}:{self.config.port}?transport={transport}"
-        raise ValueError(f"transport {transport!r}: expected udp, tcp or tls")
+        cfg = self.config
+        return str(turn_url(cfg.addresses[0], transport, cfg.port, cfg.tls_port))
 
     def start(self, lab: Lab, node: str, timeout: float = 3.0) -> None:
         """Write config (and certificate if missing), spawn coturn in `node`, wait until ready."""
@@ -317,7 +241,7 @@ class TurnServer:
         cfg.workdir.mkdir(parents=True, exist_ok=True)
         if not cfg.cert_path.exists() or not cfg.key_path.exists():
             make_self_signed_cert(cfg.workdir, cfg.addresses)
-        _write_private(cfg.conf_path, render_config(cfg).encode())  # holds passwords/secret
+        write_private(cfg.conf_path, render_config(cfg).encode())  # holds passwords/secret
         cfg.log_path.unlink(missing_ok=True)  # simple-log appends: keep only this run's lines
         self.node = node
         self._output = cfg.output_path.open("wb")

@@ -1,4 +1,9 @@
-"""Lab tests: real namespaces, real kernel NAT. Every test module here is marked `netns`."""
+"""Lab tests: real namespaces, real kernel NAT. Every test module here is marked `netns`.
+
+The `lab_name` fixture gives each test a fresh lab name and, after the test, fails it when
+anything of that lab is left: a namespace, a link in the host namespace, a process of the
+lab (in its namespaces or carrying its NATTEST_LAB marker) or its folder.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from nattest import netns, registry
+from nattest.backends.netns import namespaces
+from nattest.backends.netns.lab import leftovers
 
 TOPOLOGIES = Path(__file__).parents[2] / "topologies"
+LAB_LINK_NAMES = {"wan", "lan", "eth0", "br0", *(f"p{i}" for i in range(64))}
+"""Names a lab gives its interfaces (inside its namespaces, never the host's)."""
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -34,15 +42,19 @@ def host_state() -> dict[str, str]:
     }
 
 
+def assert_nothing_left(name: str, host_links_before: set[str]) -> None:
+    """Fail naming whatever of lab `name` still exists."""
+    left = leftovers(name, host_links_before=host_links_before, link_names=LAB_LINK_NAMES)
+    assert not left, f"lab {name} left behind: {'; '.join(left)}"
+
+
 @pytest.fixture
 def lab_name(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A lab name unique to this test and xdist worker; fails the test if anything of it
-    (namespace, lab folder, process) is left afterwards."""
+    """A lab name unique to this test; fails the test if anything of it is left afterwards."""
     from nattest.pytest_plugin import lab_name_for
 
     worker = getattr(request.config, "workerinput", {}).get("workerid", "m")
-    name = lab_name_for(worker.replace("gw", "w"))
+    before = namespaces.host_links()
+    name = lab_name_for(worker)
     yield name
-    left = netns.list_namespaces(f"nt-{name}-")
-    assert not left, f"leaked namespaces: {left}"
-    assert not registry.lab_dir(name).exists(), f"leaked lab folder {registry.lab_dir(name)}"
+    assert_nothing_left(name, before)

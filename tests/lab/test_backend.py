@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from nattest import netns, registry
-from nattest.backends.netns import NetnsLab
+from nattest.backends import records
+from nattest.backends.netns import NetnsLab, namespaces
 from nattest.errors import CommandError
-from nattest.topology import load_topology
+from nattest.model.load import load_topology
 
 from .conftest import TOPOLOGIES, host_state
 
@@ -22,14 +22,14 @@ NATTEST = [sys.executable, "-m", "nattest.cli"]
 
 
 def _our_pids(lab_prefix: str) -> list[int]:
-    return netns.pids_in(netns.list_namespaces(lab_prefix))
+    return namespaces.pids_in(namespaces.list_namespaces(lab_prefix))
 
 
 def test_up_down_leaves_host_untouched_and_nothing_behind(lab_name: str) -> None:
     before = host_state()
     lab = NetnsLab.up(load_topology(TOPOLOGIES / "double-nat.yaml"), lab_name)
     try:
-        assert len(netns.list_namespaces(f"nt-{lab_name}-")) == 10
+        assert len(namespaces.list_namespaces(f"nt-{lab_name}-")) == 10
         ping = lab.exec("alice", ["ping", "-c1", "-W2", "203.0.113.2"], check=False)
         assert ping.returncode == 0, ping.stdout + ping.stderr
         # private LANs are not reachable from the internet
@@ -38,8 +38,8 @@ def test_up_down_leaves_host_untouched_and_nothing_behind(lab_name: str) -> None
         assert (lab.workdir / "repro.sh").read_text().count("netns add") == 10
     finally:
         lab.down()
-    assert netns.list_namespaces(f"nt-{lab_name}-") == []
-    assert not registry.lab_dir(lab_name).exists()
+    assert namespaces.list_namespaces(f"nt-{lab_name}-") == []
+    assert not records.lab_dir(lab_name).exists()
     assert host_state() == before
 
 
@@ -51,7 +51,7 @@ def test_two_labs_at_once_are_isolated(lab_name: str) -> None:
         ct_one = one.exec("nat-a", ["conntrack", "-L"], check=False).stdout
         ct_two = two.exec("nat-a", ["conntrack", "-L"], check=False).stdout
         assert "10.0.1.10" in ct_one and "10.0.1.10" not in ct_two
-    assert netns.list_namespaces(f"nt-{lab_name}b-") == []
+    assert namespaces.list_namespaces(f"nt-{lab_name}b-") == []
 
 
 def test_failed_build_leaves_nothing(monkeypatch: pytest.MonkeyPatch, lab_name: str) -> None:
@@ -64,11 +64,11 @@ def test_failed_build_leaves_nothing(monkeypatch: pytest.MonkeyPatch, lab_name: 
         p.rulesets[f"nt-{lab}-nat-a"] = "table ip broken { chain c { nonsense } }\n"
         return p
 
-    monkeypatch.setattr("nattest.backends.netns.plan_lab", broken)
+    monkeypatch.setattr("nattest.backends.netns.lab.plan_lab", broken)
     with pytest.raises(CommandError, match=r"nat-a.*nft"):
         NetnsLab.up(load_topology(TOPOLOGIES / "symmetric.yaml"), lab_name)
-    assert netns.list_namespaces(f"nt-{lab_name}-") == []
-    assert not registry.lab_dir(lab_name).exists()
+    assert namespaces.list_namespaces(f"nt-{lab_name}-") == []
+    assert not records.lab_dir(lab_name).exists()
 
 
 def test_duplicate_lab_name_is_a_usage_error(lab_name: str) -> None:
@@ -121,7 +121,7 @@ def test_cli_up_status_exec_down(lab_name: str) -> None:
     finally:
         down = subprocess.run([*NATTEST, "down", lab_name], capture_output=True, text=True)
     assert down.returncode == 0, down.stderr
-    assert netns.list_namespaces(f"nt-{lab_name}-") == []
+    assert namespaces.list_namespaces(f"nt-{lab_name}-") == []
 
 
 def test_bad_topology_exit_2_nothing_created(tmp_path: Path, lab_name: str) -> None:
@@ -135,13 +135,16 @@ def test_bad_topology_exit_2_nothing_created(tmp_path: Path, lab_name: str) -> N
     assert r.returncode == 2
     assert f"{bad}: nats.nat-a.behavior: unknown NAT behaviour 'semi-cone'" in r.stderr
     assert "Traceback" not in r.stderr
-    assert netns.list_namespaces(f"nt-{lab_name}") == [] and not registry.lab_dir(lab_name).exists()
+    assert (
+        namespaces.list_namespaces(f"nt-{lab_name}") == []
+        and not records.lab_dir(lab_name).exists()
+    )
 
 
 SCRIPT = """
 import sys, time
 from nattest.lab import open_lab
-from nattest.topology import load_topology
+from nattest.model.load import load_topology
 with open_lab(load_topology(sys.argv[1]), sys.argv[2]) as lab:
     print("up", flush=True)
     time.sleep(60)
@@ -158,33 +161,53 @@ def test_interrupted_run_tears_down(sig: signal.Signals, lab_name: str) -> None:
     )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "up"
-        assert netns.list_namespaces(f"nt-{name}-")
+        assert namespaces.list_namespaces(f"nt-{name}-")
         assert _our_pids(f"nt-{name}-"), "coturn/signaling should be running"
         proc.send_signal(sig)
         proc.wait(10)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert netns.list_namespaces(f"nt-{name}-") == []
-    assert not registry.lab_dir(name).exists()
+    assert namespaces.list_namespaces(f"nt-{name}-") == []
+    assert not records.lab_dir(name).exists()
 
 
-def test_killed_run_is_collected_by_down_all(lab_name: str) -> None:
-    name = lab_name
+def _killed_run(name: str, env: dict[str, str] | None = None) -> list[int]:
+    """Start a lab in a child, SIGKILL it (no teardown can run); the PIDs of its processes."""
     proc = subprocess.Popen(
         [sys.executable, "-c", SCRIPT, str(TOPOLOGIES / "symmetric.yaml"), name],
         stdout=subprocess.PIPE,
         text=True,
+        env=env,
     )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "up"
     pids = _our_pids(f"nt-{name}-")
     assert pids
-    os.kill(proc.pid, signal.SIGKILL)  # no teardown can run
+    os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert netns.list_namespaces(f"nt-{name}-"), "SIGKILL leaves the lab: that is what down is for"
-    r = subprocess.run([*NATTEST, "down", name], capture_output=True, text=True)
+    assert namespaces.list_namespaces(f"nt-{name}-"), "SIGKILL leaves the lab: down is for that"
+    return pids
+
+
+def test_killed_run_is_collected_by_down_name(lab_name: str) -> None:
+    pids = _killed_run(lab_name)
+    r = subprocess.run([*NATTEST, "down", lab_name], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    assert netns.list_namespaces(f"nt-{name}-") == []
+    assert namespaces.list_namespaces(f"nt-{lab_name}-") == []
+    time.sleep(0.05)
+    assert not any(os.path.exists(f"/proc/{p}") and _is_running(p) for p in pids)
+
+
+def test_killed_run_is_collected_by_down_all(lab_name: str, tmp_path: Path) -> None:
+    # a private run folder: `down --all` then sees this lab only, not other tests' labs
+    env = {**os.environ, "NATTEST_RUNDIR": str(tmp_path / "run")}
+    pids = _killed_run(lab_name, env)
+    assert (tmp_path / "run" / lab_name / "lab.json").exists()
+    r = subprocess.run([*NATTEST, "down", "--all"], capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr
+    assert f"lab {lab_name} down" in r.stdout
+    assert namespaces.list_namespaces(f"nt-{lab_name}-") == []
+    assert not (tmp_path / "run" / lab_name).exists()
     time.sleep(0.05)
     assert not any(os.path.exists(f"/proc/{p}") and _is_running(p) for p in pids)
 

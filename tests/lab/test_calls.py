@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 import pytest
 
+from nattest.call.result import CallResult
 from nattest.pytest_plugin import describe
-from nattest.result import CallResult
 
 from .conftest import TOPOLOGIES
 
@@ -161,7 +161,7 @@ def test_udp_blocked_with_turn_udp_fails_with_reason(nattest_call: Call) -> None
 def test_turn_rest_credentials(nattest_call: Call) -> None:
     import yaml
 
-    from nattest.topology import parse_topology
+    from nattest.model.load import parse_topology
 
     data = yaml.safe_load((TOPOLOGIES / "symmetric.yaml").read_text())
     data["servers"]["turn"]["auth"] = "rest"
@@ -181,8 +181,8 @@ def test_double_nat_and_same_nat(nattest_call: Call) -> None:
 
 
 def test_secrets_never_in_results(nattest_lab, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from nattest.call import run_call
-    from nattest.lab import LabServices
+    from nattest.call.run import run_call
+    from nattest.services.credentials import LabServices
 
     lab = nattest_lab(TOPOLOGIES / "full-cone.yaml")
     password = LabServices.load(lab.workdir).turn_password

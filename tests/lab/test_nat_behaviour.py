@@ -13,9 +13,10 @@ import pytest
 import yaml
 
 from nattest.backends.netns import NetnsLab
-from nattest.nat import PRESETS, Filtering, Mapping
-from nattest.probe import probe_nat
-from nattest.topology import load_topology, parse_topology
+from nattest.checks.probe import probe_nat
+from nattest.errors import LabError
+from nattest.model.load import load_topology, parse_topology
+from nattest.model.nat import PRESETS, Filtering, Mapping
 
 from .conftest import TOPOLOGIES
 
@@ -127,7 +128,7 @@ def test_udp_mapping_timeout(lab_name: str) -> None:
 
 def test_udp_blocked_firewall(lab_name: str) -> None:
     with NetnsLab.up(load_topology(TOPOLOGIES / "udp-blocked.yaml"), lab_name) as lab:
-        with pytest.raises(RuntimeError, match="cannot reach"):
+        with pytest.raises(LabError, match=r"cannot reach .* over UDP"):
             probe_nat(lab, "alice", "turn")
         assert probe_nat(lab, "bob", "turn").filtering is APDF
         with lab.socket("alice", type=socket.SOCK_STREAM) as tcp:

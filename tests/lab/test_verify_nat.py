@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
+from nattest.checks.verify import verify_lab
 from nattest.lab import build_lab
-from nattest.topology import load_topology, parse_topology
-from nattest.verify import verify_lab
+from nattest.model.load import load_topology, parse_topology
 
 from .conftest import TOPOLOGIES
 

@@ -25,16 +25,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import ValidationError
 
-from nattest.backends.base import Lab
-from nattest.services.coturn import (
-    TurnConfig,
-    TurnServer,
-    TurnServerError,
-    make_self_signed_cert,
-    render_config,
-    rest_credentials,
-    stun_binding,
-)
+from nattest.checks.stun import stun_binding
+from nattest.services.coturn import TurnConfig, TurnServer, TurnServerError, render_config
+from nattest.services.credentials import rest_credentials
+from nattest.services.tls import make_self_signed_cert
+from tests.fixtures.fake_lab import UnitLab
 
 REPO = Path(__file__).resolve().parents[2]
 ADDRESSES = ["203.0.113.2", "203.0.113.3"]
@@ -267,18 +262,14 @@ signal.pause()
 """
 
 
-class FakeLab(Lab):
+class FakeLab(UnitLab):
     """Runs every node's processes on this host; "turnserver" is FAKE_COTURN."""
 
     def __init__(self, workdir: Path, mode: str = "ok") -> None:
-        self.name = "unit"
-        self.workdir = workdir
+        super().__init__("unit", workdir)
         self.mode = mode
         self.spawned: list[tuple[str, list[str], Path | None]] = []
         self.procs: list[subprocess.Popen[bytes]] = []
-
-    def exec(self, node: str, argv: list[str], **kw: Any) -> subprocess.CompletedProcess[str]:
-        raise NotImplementedError
 
     def spawn(
         self,

@@ -11,17 +11,15 @@ from typing import Any
 import pytest
 import yaml
 
-from nattest.expectations import (
+from nattest.call.result import CallResult, Candidate, CandidatePair, PeerResult
+from nattest.matrix.cells import cell_id, parse_cell_id, path_of
+from nattest.matrix.expectations import (
     Expectation,
     Expectations,
     ExpectationsError,
-    cell_id,
-    configs,
     load_expectations,
-    parse_cell_id,
-    path_of,
 )
-from nattest.result import CallResult, Candidate, CandidatePair, PeerResult
+from nattest.model import configs as model_configs
 
 CONFIGS = [
     "open",
@@ -68,7 +66,7 @@ def table() -> Expectations:
 
 
 def test_every_ordered_pair_has_exactly_one_entry(table: Expectations) -> None:
-    assert table.configs == CONFIGS == configs()
+    assert table.configs == CONFIGS
     ids = [e.id for e in table.cells]
     assert len(ids) == len(set(ids)) == 64 + 3
     for a in CONFIGS:
@@ -82,8 +80,7 @@ def test_every_ordered_pair_has_exactly_one_entry(table: Expectations) -> None:
 
 
 def test_configs_match_the_lab_configurations() -> None:
-    lab = pytest.importorskip("nattest.configs")
-    assert list(lab.CONFIGS) == CONFIGS
+    assert list(model_configs.CONFIGS) == CONFIGS
 
 
 def test_path_and_protocol_follow_rfc4787(table: Expectations) -> None:
@@ -386,7 +383,7 @@ def test_matches_no_connection_expected() -> None:
 
 
 def _write(tmp_path: Path, mutate: Callable[[dict[str, Any]], object]) -> Path:
-    src = Path(__file__).parents[2] / "nattest" / "data" / "expectations.yaml"
+    src = Path(__file__).parents[2] / "nattest" / "data" / "expectations" / "aiortc.yaml"
     data = yaml.safe_load(src.read_text(encoding="utf-8"))
     mutate(data)
     out = tmp_path / "bad.yaml"
@@ -459,7 +456,7 @@ def test_loading_errors_name_file_field_and_reason(
 ) -> None:
     path = _write(tmp_path, mutate)
     with pytest.raises(ExpectationsError) as info:
-        load_expectations(path)
+        load_expectations(path=path)
     err = info.value
     assert (err.source, err.field) == (str(path), field)
     assert reason in err.reason
@@ -467,10 +464,10 @@ def test_loading_errors_name_file_field_and_reason(
 
 
 def test_repeated_cell_is_an_error(tmp_path: Path) -> None:
-    src = Path(__file__).parents[2] / "nattest" / "data" / "expectations.yaml"
+    src = Path(__file__).parents[2] / "nattest" / "data" / "expectations" / "aiortc.yaml"
     text = src.read_text(encoding="utf-8")
     line = next(x for x in text.splitlines() if x.startswith("  open--open--all:"))
     bad = tmp_path / "dup.yaml"
     bad.write_text(text + line + "\n", encoding="utf-8")
-    with pytest.raises(ExpectationsError, match="repeated key 'open--open--all'"):
-        load_expectations(bad)
+    with pytest.raises(ExpectationsError, match="duplicate key 'open--open--all'"):
+        load_expectations(path=bad)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from nattest.nat import PRESETS, Firewall, NatBehavior, host_firewall_ruleset, nat_ruleset
+from nattest.backends.rulesets import host_firewall_ruleset, nat_ruleset
+from nattest.model.nat import PRESETS, Firewall, NatBehavior
 
 ARGS = {
     "wan_if": "wan",

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import threading
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import Final
 
 import pytest
 
-from nattest.backends.base import Lab
-from nattest.natdiscovery import (
+from nattest.checks.natdiscovery import (
     NatDiscoveryError,
     Observed,
     diff_behaviour,
     discover,
     parse_natdiscovery,
 )
+from nattest.errors import CommandTimeout
+from tests.fixtures.fake_lab import UnitLab
 
 DATA = Path(__file__).parent / "data" / "natdiscovery"
 EIM: Final = "endpoint-independent"
@@ -123,12 +123,11 @@ def section(text: str, test: str) -> str:
     return text[start : min(ends, default=len(text))]
 
 
-class ReplayLab(Lab):
+class ReplayLab(UnitLab):
     """exec() answers turnutils_natdiscovery with a captured output, one test at a time."""
 
     def __init__(self, output: str, timeout: bool = False) -> None:
-        self.name = "unit"
-        self.workdir = Path("/nonexistent")
+        super().__init__()
         self.output = output
         self.timeout = timeout
         self.calls: list[tuple[str, list[str], float | None]] = []
@@ -147,30 +146,10 @@ class ReplayLab(Lab):
         with self.lock:
             self.calls.append((node, argv, timeout))
         if self.timeout:
-            raise subprocess.TimeoutExpired(argv, timeout or 0)
+            raise CommandTimeout(node, argv, timeout)  # what the runner raises
         test = argv[1]
         out = section(self.output, test) if HEADINGS[test] in self.output else HEADINGS[test]
         return subprocess.CompletedProcess(argv, 0, out, "")
-
-    def spawn(
-        self,
-        node: str,
-        argv: list[str],
-        *,
-        stdout: int | IO[Any] | None = None,
-        stderr: int | IO[Any] | None = None,
-        env: dict[str, str] | None = None,
-        cwd: Path | None = None,
-    ) -> subprocess.Popen[bytes]:
-        raise NotImplementedError
-
-    def socket(
-        self, node: str, family: int = socket.AF_INET, type: int = socket.SOCK_DGRAM
-    ) -> socket.socket:
-        raise NotImplementedError
-
-    def down(self) -> None:
-        pass
 
 
 def test_discover_runs_each_test_with_local_address() -> None:

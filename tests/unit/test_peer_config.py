@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 from aiortc.rtcconfiguration import RTCBundlePolicy, RTCIceTransportPolicy
 
-from nattest.peer.config import PeerConfig, parse_stun_url, parse_turn_url
-from nattest.peer.ice_adapter import UnsupportedAioice, check_version
-from nattest.peer.media import EchoProbe, PatternTrack, ToneTrack
+from nattest.peers.aiortc.agent import rtc_configuration
+from nattest.peers.aiortc.config import PeerConfig
+from nattest.peers.aiortc.ice_adapter import UnsupportedAioice, check_version
+from nattest.peers.aiortc.media import EchoProbe, PatternTrack, ToneTrack
+from nattest.services.urls import parse_stun_url, parse_turn_url
 
 
 @pytest.mark.parametrize(
@@ -67,7 +69,7 @@ def test_parse_stun_url() -> None:
 
 
 def test_no_servers_means_an_explicit_empty_list() -> None:
-    config = PeerConfig(name="a", role="caller", signaling="ws://x", room="r").rtc_configuration()
+    config = rtc_configuration(PeerConfig(name="a", role="caller", signaling="ws://x", room="r"))
     assert config.iceServers == []  # None would make aiortc add Google's STUN server
     assert config.bundlePolicy == RTCBundlePolicy.MAX_BUNDLE
     assert config.iceTransportPolicy == RTCIceTransportPolicy.ALL
@@ -85,7 +87,7 @@ def test_relay_policy_and_servers() -> None:
         turn_username="lab",
         turn_credential="s3cret",
     )
-    config = cfg.rtc_configuration()
+    config = rtc_configuration(cfg)
     assert config.iceTransportPolicy == RTCIceTransportPolicy.RELAY
     assert [s.urls for s in config.iceServers or []] == [
         "stun:203.0.113.10:3478",

@@ -12,11 +12,13 @@ from aiortc.stats import (
     RTCRemoteInboundRtpStreamStats,
 )
 
-from nattest.peer import merge_call, summary
-from nattest.peer.collect import annotate, rtp_stats, selected_pair
-from nattest.peer.config import PeerConfig, parse_turn_url
-from nattest.peer.ice_adapter import RawCandidate
-from nattest.result import Candidate, CandidatePair, MediaVerdict, PeerResult, RtpStats, Stats
+from nattest.call.merge import merge_call
+from nattest.call.result import Candidate, CandidatePair, MediaVerdict, PeerResult, RtpStats, Stats
+from nattest.peers.aiortc.collect import annotate, rtp_stats, selected_pair
+from nattest.peers.aiortc.config import PeerConfig
+from nattest.peers.aiortc.ice_adapter import RawCandidate
+from nattest.report.call import summary
+from nattest.services.urls import parse_turn_url
 
 HOST = Candidate(type="host", protocol="udp", address="10.0.1.2", port=40000, priority=2130706431)
 RELAY = Candidate(

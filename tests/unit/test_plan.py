@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from nattest.backends.plan import plan_lab
-from nattest.topology import load_topology
+from nattest.model.load import load_topology
 
 TOPOLOGIES = Path(__file__).parents[2] / "topologies"
 

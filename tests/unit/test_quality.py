@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from nattest.peer.quality import call_quality, peer_loss_fraction, quality_score
-from nattest.result import PeerResult, RtpStats, Stats
+from nattest.call.quality import call_quality, peer_loss_fraction, quality_score
+from nattest.call.result import PeerResult, RtpStats, Stats
 
 
 @pytest.mark.parametrize(

@@ -1,63 +1,38 @@
 """Reports of a matrix run: terminal grid, JUnit XML, HTML page, JSON round-trip.
 
-The sample run comes from tools/sample_report.py: synthetic, realistic CallResults for all
-67 cells, with one cell that differs (a direct pair succeeded in a relay cell), one lab error
-and one failed call; one direct cell nominates a relayed pair (first success) and is as
-expected because its direct pair is on the valid list.
+The run is a real one, recorded (tests/fixtures/recorded_matrix.py), replayed with one
+cell that differs (a direct pair succeeded in a relay cell), one lab error and one failed
+call; several direct cells of the recording nominate a relayed pair (aiortc's first
+success) and are as expected because their direct pair is on the valid list.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import xml.etree.ElementTree as ET
-from pathlib import Path
-from types import ModuleType
+from datetime import UTC, datetime
 
 import pytest
 from rich.console import Console
 
-from nattest.expectations import load_expectations
-from nattest.report import (
-    MatrixCell,
-    MatrixResult,
-    call_timings,
-    evaluate,
-    from_json,
-    junit_xml,
-    print_report,
-    render_grid,
-    render_html,
-    to_json,
-)
+from nattest.matrix.expectations import load_expectations
+from nattest.matrix.verdict import MatrixCell, MatrixResult, call_timings, evaluate
+from nattest.report import from_json, junit_xml, print_report, render_grid, render_html, to_json
 from nattest.report.terminal import cell_text
-
-ROOT = Path(__file__).parents[2]
-
-
-def _load_tool() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("sample_report", ROOT / "tools/sample_report.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def tool() -> ModuleType:
-    return _load_tool()
+from tests.fixtures.recorded_matrix import (
+    DIRECT_CALL,
+    ERROR,
+    FAILED,
+    FIRST_SUCCESS,
+    MISMATCH,
+    recorded_cell,
+    sample_matrix,
+)
 
 
 @pytest.fixture(scope="module")
-def run(tool: ModuleType) -> MatrixResult:
-    result: MatrixResult = tool.sample_matrix()
-    return result
-
-
-MISMATCH = "port-restricted-cone--symmetric--all"
-FIRST_SUCCESS = "restricted-cone--port-restricted-cone--all"
-ERROR = "symmetric--symmetric--all"
-FAILED = "port-restricted-cone--port-restricted-cone--relay-tls"
+def run() -> MatrixResult:
+    return sample_matrix()
 
 
 def _by_id(run: MatrixResult, cell: str) -> MatrixCell:
@@ -67,22 +42,23 @@ def _by_id(run: MatrixResult, cell: str) -> MatrixCell:
 def test_sample_statuses(run: MatrixResult) -> None:
     assert len(run.cells) == 67
     assert run.counts() == {"ok": 64, "mismatch": 2, "error": 1, "missing": 0}
-    assert _by_id(run, MISMATCH).observed == "srflx↔prflx"
+    direct = recorded_cell(DIRECT_CALL).result
+    assert direct is not None and direct.selected_pair is not None
+    assert _by_id(run, MISMATCH).observed == direct.selected_pair.short() == "srflx↔srflx"
     assert _by_id(run, FAILED).observed == "FAILED"
     assert _by_id(run, ERROR).observed == "ERROR"
     first = _by_id(run, FIRST_SUCCESS)
-    assert (first.status, first.observed, first.path) == ("ok", "relay↔srflx", "relay")
+    assert (first.status, first.observed, first.path) == ("ok", "host↔relay", "relay")
     assert first.expectation.path == "direct"
     assert first.result is not None and first.result.direct_path
 
 
 def test_sample_valid_lists_follow_the_table(run: MatrixResult) -> None:
-    """The synthetic calls are consistent: the nominated pair is valid on both sides, and a
+    """The recorded calls are consistent: the nominated pair is valid on both sides, and a
     direct pair succeeded exactly where the table expects a direct path (but in MISMATCH)."""
     for cell in run.cells:
         call = cell.result
         if call is None or not call.connected:
-            assert call is None or not (call.caller.valid_pairs or call.callee.valid_pairs)
             continue
         for peer in (call.caller, call.callee):
             assert peer.selected_pair in peer.valid_pairs, cell.id
@@ -100,12 +76,12 @@ def test_grid_colours_and_text(run: MatrixResult) -> None:
     console = Console(record=True, width=200, color_system="truecolor")
     console.print(render_grid(run))
     text = console.export_text(clear=False)
-    for pair in ("srflx↔prflx", "relay↔srflx", "prflx↔relay", "FAILED", "ERROR", "TURN tls"):
+    for pair in ("srflx↔srflx", "host↔relay", "prflx↔relay", "FAILED", "ERROR", "TURN tls"):
         assert pair in text
     ansi = console.export_text(styles=True)
-    assert re.search(r"\x1b\[1;31m\s*srflx↔prflx", ansi)  # bold red: differs
+    assert re.search(r"\x1b\[1;31m\s*srflx↔srflx", ansi)  # bold red: differs
     assert re.search(r"\x1b\[32m\s*prflx↔srflx", ansi)  # green: as expected
-    assert re.search(r"\x1b\[32m\s*relay↔srflx", ansi)  # green: relayed first success
+    assert re.search(r"\x1b\[32m\s*host↔relay", ansi)  # green: relayed first success
 
 
 def test_print_report_lists_failures(run: MatrixResult) -> None:
@@ -159,15 +135,15 @@ def test_html_self_contained_with_every_cell(run: MatrixResult) -> None:
     assert "address-and-port-dependent" in page and "endpoint-independent" in page
 
 
-def test_html_escapes_result_text(tool: ModuleType) -> None:
+def test_html_escapes_result_text() -> None:
     exp = load_expectations().get("full-cone", "full-cone")
-    cell = tool.sample_cell(exp)
+    cell = recorded_cell(exp.id)
     assert cell.result is not None
     evil = "<script>alert('sdp')</script> & a=candidate"
     caller = cell.result.caller.model_copy(update={"local_sdp": evil, "reason": "<b>x</b>"})
     call = cell.result.model_copy(update={"caller": caller})
     page = render_html(
-        MatrixResult(cells=[evaluate(exp, call)], started=tool.datetime.now(), wall_time=1.0)
+        MatrixResult(cells=[evaluate(exp, call)], started=datetime.now(UTC), wall_time=1.0)
     )
     assert "<script>alert" not in page and "<b>x</b>" not in page
     assert "&lt;script&gt;alert(&#x27;sdp&#x27;)&lt;/script&gt; &amp; a=candidate" in page
@@ -181,9 +157,9 @@ def test_json_round_trip(run: MatrixResult) -> None:
     assert to_json(again) == text
 
 
-def test_media_failure_is_not_ok(tool: ModuleType) -> None:
+def test_media_failure_is_not_ok() -> None:
     exp = load_expectations().get("open", "open")
-    cell = tool.sample_cell(exp)
+    cell = recorded_cell(exp.id)
     assert cell.ok and cell.result is not None
     callee = cell.result.callee.model_copy(
         update={"media": cell.result.callee.media.model_copy(update={"video_frames": 0})}
@@ -198,4 +174,7 @@ def test_call_timings(run: MatrixResult) -> None:
     assert cell.result is not None
     t = call_timings(cell.result)
     assert set(t) == {"lab_setup", "gathering", "connecting", "media", "total"}
-    assert 0 < t["gathering"] < t["total"] and t["connecting"] == pytest.approx(0.034)
+    assert 0 < t["gathering"] < t["total"]
+    peers = (cell.result.caller, cell.result.callee)
+    slower = max(p.time_to_connected or 0.0 for p in peers)
+    assert t["connecting"] == pytest.approx(slower) and 0 < t["connecting"] < t["total"]

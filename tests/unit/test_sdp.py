@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from nattest.peer.sdp import check_sdp, parse_candidate_line, parse_candidates
-from nattest.result import Candidate
+from nattest.call.result import Candidate
+from nattest.call.sdp import check_sdp, parse_candidate_line, parse_candidates
 
 CANDIDATES = """\
 a=candidate:1a 1 udp 2130706431 10.0.1.2 40000 typ host

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from nattest.signaling import Switchboard, server_port, signaling_server
+from nattest.services.signaling import Switchboard, server_port, signaling_server
 
 # --------------------------------------------------------------------------- pure core
 

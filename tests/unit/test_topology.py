@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 from nattest.errors import TopologyError
-from nattest.nat import PRESETS, Filtering, Mapping
-from nattest.topology import load_topology
+from nattest.model.load import load_topology
+from nattest.model.nat import PRESETS, Filtering, Mapping
 
 TOPOLOGIES = Path(__file__).parents[2] / "topologies"
 REQUIRED = [
@@ -160,7 +160,7 @@ def test_behavior_overrides_keep_preset() -> None:
     data = _mutate(
         "nats.nat-a.behavior", {"preset": "full-cone", "hairpinning": True, "udp_timeout": 30}
     )
-    from nattest.topology import parse_topology
+    from nattest.model.load import parse_topology
 
     nat = parse_topology(data, "x").nats["nat-a"].nat
     assert nat is not None

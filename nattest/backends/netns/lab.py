@@ -1,0 +1,279 @@
+"""A lab as Linux network namespaces, veths, bridges and nftables: ``NetnsLab``.
+
+Builds a ``Plan`` (see ../plan.py) in four parallel batches, records the lab before creating
+anything, and tears everything down (processes by PID, then namespaces) on any exit.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from nattest.backends import records
+from nattest.backends.base import Lab
+from nattest.backends.netns import namespaces
+from nattest.backends.netns.runner import Runner, in_netns
+from nattest.backends.plan import Plan, plan_lab
+from nattest.errors import CommandError, LabError
+from nattest.model.topology import Topology
+
+log = logging.getLogger("nattest.backends.netns")
+
+KILL_GRACE = 0.3
+"""Seconds between SIGTERM and SIGKILL at teardown (coturn takes ~1.7 s to exit politely)."""
+
+
+class NetnsLab(Lab):
+    """A lab realised as network namespaces. Build with `NetnsLab.up(...)`."""
+
+    backend = "netns"
+
+    def __init__(
+        self, name: str, topology: Topology, workdir: Path, plan: Plan, *, owned: bool = True
+    ) -> None:
+        self.name = name
+        self.topology = topology
+        self.workdir = workdir
+        self.plan = plan
+        self.owned = owned
+        self.runner = Runner(workdir / "repro.sh" if owned else None)
+        self.children: list[subprocess.Popen[bytes]] = []
+        self.timings: dict[str, float] = {}
+        self.inodes: set[int] = set()
+        """Inodes of the lab's namespaces: a process still in one after down() leaked."""
+        self._host_links = namespaces.host_links()
+        self._down = not owned
+
+    # -- build -------------------------------------------------------------------------
+
+    @classmethod
+    def up(cls, topology: Topology, name: str, *, source: str = "") -> NetnsLab:
+        """Build the lab. On any failure or interrupt, whatever was built is torn down."""
+        records.check_lab_name(name)
+        plan = plan_lab(topology, name)
+        record = records.LabRecord(
+            name=name,
+            backend=cls.backend,
+            topology_source=source,
+            topology=topology.model_dump(mode="json"),
+            namespaces=list(plan.namespaces.values()),
+            owner_pid=os.getpid(),
+        )
+        workdir = records.create(record)
+        lab = cls(name, topology, workdir, plan)
+        try:
+            lab._build()
+        except BaseException:
+            lab.down()
+            raise
+        return lab
+
+    def _build(self) -> None:
+        p, r = self.plan, self.runner
+        t0 = time.perf_counter()
+        r.run(["ip", "-batch", "-"], input="\n".join(p.create) + "\n")
+        self.inodes = {namespaces.inode(ns) for ns in p.namespaces.values()}
+        for ns, values in p.sysctls.items():
+            self._sysctls(ns, values)
+        # Bridge ports first, then node sides: the second `up` of a veth pair then turns
+        # carrier on with both ends running, which linkwatch handles at once (else ~1 s).
+        networks = {self.plan.namespaces[n] for n in self.topology.networks}
+        for group in (networks, set(p.configure) - networks):
+            batches = [
+                (
+                    ns,
+                    r.start(
+                        ["ip", "-n", ns, "-batch", "-"], input="\n".join(p.configure[ns]) + "\n"
+                    ),
+                )
+                for ns in sorted(group)
+            ]
+            for ns, proc in batches:
+                r.finish(proc, ns)
+        self._wait_links_up()
+        t1 = time.perf_counter()
+        loads = []
+        for ns, text in p.rulesets.items():
+            path = self.workdir / f"{ns}.nft"
+            path.write_text(text)
+            loads.append((ns, r.start(in_netns(ns, ["nft", "-f", "-"]), input=text, node=ns)))
+        for ns, proc in loads:
+            r.finish(proc, ns)
+        for ns, values in p.late_sysctls.items():
+            self._sysctls(ns, values)
+        self.timings["network"] = t1 - t0
+        self.timings["rulesets"] = time.perf_counter() - t1
+
+    def _wait_links_up(self, timeout: float = 3.0) -> None:
+        """Poll until every interface is operationally UP.
+
+        `ip link set up` returns before the kernel's linkwatch has activated the device's
+        queue; packets sent before that are dropped and the first ARP is lost (seen as a
+        ~0.7 s first-packet delay). A lab is up only when its links really carry packets.
+        """
+        pending = [self.plan.namespaces[n] for n in self.topology.nodes()]
+        deadline = time.monotonic() + timeout
+        while pending:
+            procs = [
+                (
+                    ns,
+                    subprocess.Popen(
+                        ["ip", "-n", ns, "-o", "link", "show"],
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.DEVNULL,
+                        text=True,
+                    ),
+                )
+                for ns in pending
+            ]
+            pending = [ns for ns, proc in procs if not _all_up(proc.communicate()[0])]
+            if pending and time.monotonic() > deadline:
+                raise LabError(f"lab {self.name}: links not up after {timeout} s in {pending}")
+            if pending:
+                time.sleep(0.002)
+
+    def _sysctls(self, ns: str, values: dict[str, str]) -> None:
+        for k, v in values.items():
+            self.runner.record(in_netns(ns, ["sysctl", "-qw", f"{k}={v}"]))
+        try:
+            namespaces.write_sysctls(ns, values)
+        except OSError as e:
+            raise LabError(f"[{ns}] sysctl {', '.join(values)}: {e}") from e
+
+    # -- use ---------------------------------------------------------------------------
+
+    def node_ref(self, node: str) -> str:
+        """Namespace of a node; LabError for an unknown node."""
+        if node not in self.topology.nodes():
+            known = ", ".join(self.topology.nodes())
+            raise LabError(f"lab {self.name}: no node {node!r} (nodes: {known})")
+        return self.plan.namespaces[node]
+
+    def python_argv(self, node: str, module: str, *args: str) -> list[str]:
+        """This interpreter: a namespace shares the host's filesystem and virtualenv."""
+        self.node_ref(node)
+        return [sys.executable, "-m", module, *args]
+
+    def host_argv(self, node: str, argv: list[str], *, interactive: bool = False) -> list[str]:
+        return in_netns(self.node_ref(node), argv)
+
+    def exec(
+        self,
+        node: str,
+        argv: list[str],
+        *,
+        timeout: float | None = 30.0,
+        check: bool = True,
+        input: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        return self.runner.run(
+            in_netns(self.node_ref(node), argv),
+            node=node,
+            input=input,
+            check=check,
+            timeout=timeout,
+            env={**(os.environ if env is None else env), namespaces.LAB_ENV: self.name},
+            record=False,
+        )
+
+    def spawn(
+        self,
+        node: str,
+        argv: list[str],
+        *,
+        stdout: int | IO[Any] | None = None,
+        stderr: int | IO[Any] | None = None,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(
+            in_netns(self.node_ref(node), argv),
+            stdout=stdout,
+            stderr=stderr,
+            stdin=subprocess.DEVNULL,
+            env={**(os.environ if env is None else env), namespaces.LAB_ENV: self.name},
+            cwd=cwd,
+            start_new_session=True,  # Ctrl-C reaches us; teardown stops it by PID
+        )
+        self.children.append(proc)
+        return proc
+
+    def socket(
+        self, node: str, family: int = socket.AF_INET, type: int = socket.SOCK_DGRAM
+    ) -> socket.socket:
+        return namespaces.open_socket(self.node_ref(node), family, type)
+
+    # -- teardown ----------------------------------------------------------------------
+
+    def down(self) -> None:
+        if self._down:
+            return
+        self._down = True
+        t0 = time.perf_counter()
+        teardown(self.name, list(self.plan.namespaces.values()), self.runner)
+        for child in self.children:
+            try:
+                child.wait(1.0)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        records.remove(self.name)
+        self.timings["down"] = time.perf_counter() - t0
+
+    def leftovers(self) -> list[str]:
+        planned = {line.split()[2] for line in self.plan.create if line.startswith("link add")}
+        planned |= set(self.plan.ports.values())
+        return leftovers(self.name, self.inodes, self._host_links, planned)
+
+
+def _all_up(ip_link_output: str) -> bool:
+    """True when every non-loopback interface in `ip -o link` output has `state UP`."""
+    lines = [ln for ln in ip_link_output.splitlines() if ln.strip() and ": lo:" not in ln]
+    return bool(lines) and all(" state UP " in ln for ln in lines)
+
+
+def leftovers(
+    name: str,
+    inodes: set[int] = frozenset(),  # type: ignore[assignment]
+    host_links_before: set[str] | None = None,
+    link_names: set[str] = frozenset(),  # type: ignore[assignment]
+) -> list[str]:
+    """What of lab `name` still exists, one line each: its namespaces, links named like its
+    interfaces that appeared in the host namespace since `host_links_before`, processes
+    (in its namespaces or carrying its NATTEST_LAB marker) and its folder."""
+    left = [f"namespace {ns}" for ns in namespaces.list_namespaces(f"nt-{name}-")]
+    if host_links_before is not None:
+        new = (namespaces.host_links() - host_links_before) & link_names
+        left += [f"link {link} in the host namespace" for link in sorted(new)]
+    left += [
+        f"process {pid} ({namespaces.cmdline(pid)})" for pid in namespaces.pids_of_lab(name, inodes)
+    ]
+    if records.lab_dir(name).exists():
+        left.append(f"lab folder {records.lab_dir(name)}")
+    return left
+
+
+def teardown(name: str, owned: list[str], runner: Runner | None = None) -> None:
+    """Stop every process inside the lab's namespaces, then delete the namespaces."""
+    runner = runner or Runner()
+    existing = [ns for ns in owned if namespaces.exists(ns)]
+    # stragglers from our own namespace set only: orphans named nt-<lab>-*
+    existing += [ns for ns in namespaces.list_namespaces(f"nt-{name}-") if ns not in existing]
+    if existing:
+        namespaces.terminate(namespaces.pids_in(existing), KILL_GRACE)
+        lines = "".join(f"netns del {ns}\n" for ns in existing)
+        try:
+            runner.run(["ip", "-force", "-batch", "-"], input=lines, record=False)
+        except CommandError as e:
+            left = [ns for ns in existing if namespaces.exists(ns)]
+            if left:
+                raise LabError(f"lab {name}: could not delete namespaces {left}: {e}") from e
+
+
+__all__ = ["KILL_GRACE", "NetnsLab", "leftovers", "teardown"]

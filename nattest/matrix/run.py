@@ -1,0 +1,191 @@
+"""Run the connectivity matrix: every ordered pair of endpoint configurations, one real call.
+
+Each cell builds its own standard two-peer lab (``model.configs.pair_topology``), runs one
+call, tears the lab down and is judged (``verdict.evaluate``) against the expectation table
+of its peer kinds. Cells run concurrently: labs are isolated by their unique names, and a
+cell's work is mostly waiting on its peer processes. An interrupt (Ctrl-C, SIGTERM) cancels
+the queued cells and stops the running ones at once: their peers are killed, labs torn down.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from nattest.backends import get_backend
+from nattest.call.result import Policy
+from nattest.call.run import run_call
+from nattest.call.spec import CallSpec
+from nattest.errors import Cancelled, NattestError, UsageError
+from nattest.lab import build_lab
+from nattest.matrix.expectations import Expectation, Expectations, load_expectations, table_name
+from nattest.matrix.verdict import MachineInfo, MatrixCell, MatrixResult, call_timings, evaluate
+from nattest.model.configs import check_config, pair_topology
+from nattest.peers import get_peer_kind
+
+LAB_STEM = "mx"
+"""Stem of the cells' lab names (`mx-k3f9a`)."""
+
+
+@dataclass(frozen=True)
+class MatrixOptions:
+    """How to run the cells."""
+
+    duration: float = 0.5
+    """Seconds of media per call (enough for frames and data-channel echoes)."""
+    connect_timeout: float = 20.0
+    """Seconds from a peer's start to connected. A UDP-blocked peer's gathering waits out
+    aioice's STUN timeout (≈5 s), and with two of them the answer comes ≈10 s in."""
+    jobs: int = 8
+    """Cells running at once."""
+    video_size: str | None = "320x240"
+    """Synthetic video per call: smaller than the peer's 640x480 default, because 67 calls
+    encode and decode VP8 on two cores; the path and the media verdicts are the same."""
+    caller_kind: str = "aiortc"
+    """Peer kind of every caller."""
+    callee_kind: str = "aiortc"
+    """Peer kind of every callee."""
+    backend: str | None = None
+    """Backend of the cells' labs (default: ``nattest.backends.default_name()``)."""
+
+    def table(self) -> Expectations:
+        """The expectation table judging these peer kinds."""
+        return load_expectations(table_name(self.caller_kind, self.callee_kind))
+
+
+def plan_cells(
+    table: Expectations,
+    configs: Iterable[str] | None = None,
+    policies: Iterable[Policy] = ("all", "relay"),
+) -> list[Expectation]:
+    """The cells to run: configs × configs for policy all, the relay-only row for relay."""
+    chosen = [check_config(c) for c in configs] if configs else list(table.configs)
+    wanted = set(policies)
+    unknown = wanted - {"all", "relay"}
+    if unknown:
+        raise UsageError(f"unknown policy {sorted(unknown)[0]!r} (expected all or relay)")
+    cells: list[Expectation] = []
+    if "all" in wanted:
+        cells += [table.get(a, b) for a in chosen for b in chosen]
+    if "relay" in wanted:
+        cells += [e for e in table.relay_row() if e.caller in chosen and e.callee in chosen]
+    if not cells:
+        raise UsageError(
+            "no cells to run: the relay-only row uses "
+            + ", ".join(sorted({e.caller for e in table.relay_row()}))
+        )
+    return cells
+
+
+def cell_spec(exp: Expectation, opts: MatrixOptions) -> CallSpec:
+    """CallSpec of a cell (a udp-blocked peer reaches TURN over TCP when the cell uses UDP:
+    ``CallSpec.resolved``)."""
+    return CallSpec(
+        policy=exp.policy,
+        turn_transport=exp.turn_transport or "udp",
+        duration=opts.duration,
+        connect_timeout=opts.connect_timeout,
+        video_size=opts.video_size,
+        caller_kind=opts.caller_kind,
+        callee_kind=opts.callee_kind,
+    )
+
+
+def run_cell(
+    exp: Expectation, opts: MatrixOptions, cancel: threading.Event | None = None
+) -> MatrixCell:
+    """Build the cell's lab, run its call, tear the lab down, judge the result.
+
+    With `cancel` set (before or during the call) the cell stops and raises Cancelled."""
+    cancel = cancel or threading.Event()
+    if cancel.is_set():
+        raise Cancelled(f"cell {exp.id} cancelled")
+    t0 = time.perf_counter()
+    try:
+        topology = pair_topology(exp.caller, exp.callee)
+        lab = build_lab(topology, stem=LAB_STEM, backend=opts.backend)
+    except NattestError as e:
+        return evaluate(exp, error=str(e))
+    setup = time.perf_counter() - t0
+    try:
+        if cancel.is_set():
+            raise Cancelled(f"cell {exp.id} cancelled")
+        result = run_call(lab, cell_spec(exp, opts), cancel=cancel)
+    except Cancelled:
+        raise
+    except NattestError as e:
+        return evaluate(exp, error=str(e), lab=lab.name)
+    finally:
+        lab.down()
+    timings = call_timings(result, total=time.perf_counter() - t0)
+    timings["lab_setup"] = round(setup, 4)
+    return evaluate(exp, result, timings=timings, lab=lab.name)
+
+
+def run_matrix(
+    cells: list[Expectation],
+    opts: MatrixOptions | None = None,
+    table: Expectations | None = None,
+    on_done: Callable[[MatrixCell], None] | None = None,
+) -> MatrixResult:
+    """Run every cell, `opts.jobs` at a time; `on_done` is called as each finishes.
+
+    On an interrupt (KeyboardInterrupt, also SIGTERM under ``terminate_as_interrupt``)
+    queued cells are dropped, running ones stopped, every lab torn down; then it re-raises."""
+    opts = opts or MatrixOptions()
+    get_backend(opts.backend).check()  # fail once, not once per cell
+    for kind in {opts.caller_kind, opts.callee_kind}:
+        get_peer_kind(kind).check()
+    table = table or opts.table()
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+    done: dict[str, MatrixCell] = {}
+    cancel = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=max(1, opts.jobs), thread_name_prefix="cell")
+    try:
+        # longest first: a udp-blocked peer waits out aioice's STUN timeout (≈5 s) before
+        # it offers or answers; started last, those cells would be the run's tail
+        longest_first = sorted(cells, key=lambda e: -[e.caller, e.callee].count("udp-blocked"))
+        futures = [pool.submit(run_cell, exp, opts, cancel) for exp in longest_first]
+        for fut in as_completed(futures):
+            cell = fut.result()
+            done[cell.id] = cell
+            if on_done is not None:
+                on_done(cell)
+    except BaseException:
+        cancel.set()  # running cells kill their peers and tear their labs down
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    grid = [c for c in table.configs if any(c in (e.caller, e.callee) for e in cells)]
+    return MatrixResult(
+        cells=[done[e.id] for e in cells],
+        configs=grid,
+        started=started,
+        wall_time=round(time.perf_counter() - t0, 3),
+        machine=MachineInfo.here(coturn=_coturn_version()),
+        caller_kind=opts.caller_kind,
+        callee_kind=opts.callee_kind,
+        table=table_name(opts.caller_kind, opts.callee_kind),
+        rules=dict(table.rules),
+    )
+
+
+def _coturn_version() -> str:
+    try:
+        out = subprocess.run(["turnserver", "--version"], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return (
+        (out.stdout or out.stderr).strip().splitlines()[0]
+        if (out.stdout or out.stderr)
+        else "unknown"
+    )
+
+
+__all__ = ["MatrixOptions", "cell_spec", "plan_cells", "run_cell", "run_matrix"]
