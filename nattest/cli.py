@@ -248,12 +248,16 @@ def call(
     **spec: Any,
 ) -> None:
     """Run one real call between the topology's two peers and print what happened."""
-    from nattest.call.run import run_call, save_call
+    from nattest.backends import get_backend
+    from nattest.call.run import peer_kinds, run_call, save_call
     from nattest.call.spec import CallSpec, call_topology
     from nattest.lab import open_lab
     from nattest.report.call import summary
 
     topo = call_topology(topology, pair)
+    call_spec = CallSpec(**spec)
+    peer_kinds(call_spec)  # usage errors before anything is built
+    get_backend(backend)
     with open_lab(
         topo,
         records.check_lab_name(name) if name else None,
@@ -261,7 +265,7 @@ def call(
         backend=backend,
         source=topology or "",
     ) as lab:
-        result = run_call(lab, CallSpec(**spec))
+        result = run_call(lab, call_spec)
         if keep:
             out.print(
                 f"lab [bold]{lab.name}[/] kept: nattest exec {lab.name} <node> -- ... ; "

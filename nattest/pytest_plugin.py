@@ -135,13 +135,15 @@ def nattest_call(nattest_lab: Callable[..., Lab]) -> Callable[..., CallResult]:
     `caller_kind="aiortc"`); a peer behind a UDP-blocking firewall gets TURN over TCP
     unless `peer_transports` says otherwise.
     """
-    from nattest.call.run import run_call
+    from nattest.call.run import peer_kinds, run_call
     from nattest.call.spec import CallSpec
 
     def call(topology: Topology | str | Path, **spec: Any) -> CallResult:
+        call_spec = CallSpec(**spec)
+        peer_kinds(call_spec)  # an unknown kind fails before a lab is built
         lab = nattest_lab(topology)
         try:
-            return run_call(lab, CallSpec(**spec))
+            return run_call(lab, call_spec)
         finally:
             lab.down()
 

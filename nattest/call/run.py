@@ -41,6 +41,17 @@ def _hosts(lab: Lab, caller: str | None, callee: str | None) -> dict[Role, str]:
     return {"callee": callee, "caller": caller}  # the callee joins the room first
 
 
+def peer_kinds(spec: CallSpec) -> dict[Role, PeerKind]:
+    """The peer kind of each side, checked usable here: call it before building a lab."""
+    kinds: dict[Role, PeerKind] = {
+        "caller": get_peer_kind(spec.caller_kind),
+        "callee": get_peer_kind(spec.callee_kind),
+    }
+    for kind in kinds.values():
+        kind.check()
+    return kinds
+
+
 def launch_for(
     services: LabServices, spec: CallSpec, name: str, role: Role, room: str, folder: Path
 ) -> PeerLaunch:
@@ -89,12 +100,7 @@ def run_call(
     Setting `cancel` stops the peers at once and raises Cancelled."""
     spec = (spec or CallSpec()).resolved(lab.topology)
     hosts = _hosts(lab, caller, callee)
-    kinds: dict[Role, PeerKind] = {
-        "caller": get_peer_kind(spec.caller_kind),
-        "callee": get_peer_kind(spec.callee_kind),
-    }
-    for kind in kinds.values():
-        kind.check()
+    kinds = peer_kinds(spec)
     services = LabServices.load(lab.workdir)
     room = uuid.uuid4().hex[:8]
     folder = lab.workdir / "calls" / room
@@ -147,4 +153,4 @@ def save_call(call: CallResult, path: Path) -> None:
         raise LabError(f"cannot write {path}: {e.strerror}") from e
 
 
-__all__ = ["CallSpec", "launch_for", "run_call", "save_call"]
+__all__ = ["CallSpec", "launch_for", "peer_kinds", "run_call", "save_call"]

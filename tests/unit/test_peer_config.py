@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 from aiortc.rtcconfiguration import RTCBundlePolicy, RTCIceTransportPolicy
 
-from nattest.peers.aiortc.agent import rtc_configuration
-from nattest.peers.aiortc.config import PeerConfig
+from nattest.peers.aiortc.config import PeerConfig, rtc_configuration
 from nattest.peers.aiortc.ice_adapter import UnsupportedAioice, check_version
 from nattest.peers.aiortc.media import EchoProbe, PatternTrack, ToneTrack
 from nattest.services.urls import parse_stun_url, parse_turn_url

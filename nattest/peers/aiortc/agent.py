@@ -15,26 +15,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from typing import Any, Literal
 
-from aiortc import (
-    RTCConfiguration,
-    RTCDataChannel,
-    RTCIceServer,
-    RTCPeerConnection,
-    RTCSessionDescription,
-)
+from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
-from aiortc.rtcconfiguration import RTCBundlePolicy, RTCIceTransportPolicy
 
 from nattest.call.result import Candidate, MediaVerdict, PeerResult, StateEvent
 from nattest.call.sdp import check_sdp, parse_candidates
 from nattest.peers.aiortc import collect, ice_adapter
-from nattest.peers.aiortc.config import PeerConfig
-from nattest.peers.aiortc.media import EchoProbe, FrameCounter, PatternTrack, ToneTrack
+from nattest.peers.aiortc.config import PeerConfig, rtc_configuration
+from nattest.peers.aiortc.media import EchoProbe, FrameCounter, MediaReady, PatternTrack, ToneTrack
 from nattest.peers.aiortc.signal_client import SignalingClient, SignalingError
 from nattest.peers.aiortc.turn import turn_preflight
 
@@ -47,33 +39,9 @@ ECHO_GRACE = 3.0
 CHANNEL_OPEN_TIMEOUT = 5.0
 MEDIA_GRACE = 5.0
 """Seconds past ``duration`` to wait until both peers have decoded audio and video."""
-MEDIA_TAG = "nattest-media"
-"""Data-channel control message: "I have decoded audio and video frames"."""
 """Seconds to wait for the data channel to open once DTLS is up."""
 TEARDOWN_TIMEOUT = 3.0
 """Seconds allowed for each teardown step."""
-
-
-def rtc_configuration(cfg: PeerConfig) -> RTCConfiguration:
-    """The RTCConfiguration: explicit ICE servers (never aiortc's Google default),
-    max-bundle, and the transport policy."""
-    servers: list[RTCIceServer] = []
-    if cfg.stun is not None:
-        servers.append(RTCIceServer(urls=str(cfg.stun)))
-    if cfg.turn is not None:
-        servers.append(
-            RTCIceServer(
-                urls=str(cfg.turn),
-                username=cfg.turn_username,
-                credential=cfg.turn_credential,
-            )
-        )
-    policy = RTCIceTransportPolicy.RELAY if cfg.policy == "relay" else RTCIceTransportPolicy.ALL
-    return RTCConfiguration(
-        iceServers=servers,
-        iceTransportPolicy=policy,
-        bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
-    )
 
 
 class CallFailed(Exception):
@@ -93,8 +61,7 @@ class PeerAgent:
         self.probe = EchoProbe(cfg.name)
         self.channel: RTCDataChannel | None = None
         self.channel_open = asyncio.Event()
-        self.remote_media = asyncio.Event()
-        self.told_media = False
+        self.ready = MediaReady(cfg.name)
         self.connected = asyncio.Event()
         self.failed = asyncio.Event()
         self.t_offer: float | None = None
@@ -159,7 +126,7 @@ class PeerAgent:
     def _use_channel(self, channel: RTCDataChannel) -> None:
         self.channel = channel
         self.probe.attach(channel)
-        channel.on("message", self._on_control)
+        channel.on("message", self.ready.on_message)
         if channel.readyState == "open":
             self.channel_open.set()
         channel.on("open", self.channel_open.set)
@@ -241,18 +208,10 @@ class PeerAgent:
             f"({self._pairs_hint()})"
         )
 
-    def _on_control(self, data: str | bytes) -> None:
-        """The peer says it has decoded audio and video (see `_wait_media`)."""
-        if isinstance(data, str) and MEDIA_TAG in data:
-            with contextlib.suppress(ValueError):
-                if json.loads(data).get("tag") == MEDIA_TAG:
-                    self.remote_media.set()
-
     def _local_media(self) -> bool:
         ok = all(c.frames > 0 for c in self.counters.values())
-        if ok and not self.told_media and self.channel is not None and self.channel_open.is_set():
-            self.channel.send(json.dumps({"tag": MEDIA_TAG, "from": self.cfg.name}))
-            self.told_media = True
+        if ok and self.channel is not None and self.channel_open.is_set():
+            self.ready.tell(self.channel)
         return ok
 
     async def _wait_media(self, t_media: float) -> None:
@@ -262,7 +221,7 @@ class PeerAgent:
         chance to flow."""
         deadline = t_media + self.cfg.duration + MEDIA_GRACE
         while not (self.sig.peer_left.is_set() or self.failed.is_set()):
-            both = self._local_media() and self.remote_media.is_set()
+            both = self._local_media() and self.ready.heard.is_set()
             now = time.monotonic()
             if (both and now >= t_media + self.cfg.duration) or now >= deadline:
                 return

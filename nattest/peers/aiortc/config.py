@@ -1,4 +1,4 @@
-"""What the aiortc peer agent is told to do (no aiortc import: fast ``--help``).
+"""What the aiortc peer agent is told to do, and the RTCConfiguration built from it.
 
 ICE server URLs are ``nattest.services.urls`` (RFC 7064/7065, IP literals). aiortc supports
 ``turn:...?transport=udp|tcp`` and ``turns:...?transport=tcp`` (TLS over TCP); it uses only
@@ -10,9 +10,12 @@ password is never part of a URL, of this config's ``repr``, or of any result: it
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from nattest.services.urls import IceServerUrl
+
+if TYPE_CHECKING:
+    from aiortc import RTCConfiguration
 
 CREDENTIAL_ENV = "NATTEST_TURN_CREDENTIAL"
 """Environment variable holding the TURN password."""
@@ -58,3 +61,28 @@ class PeerConfig:
         if candidate_type == "relay" and self.turn is not None:
             return str(self.turn)
         return None
+
+
+def rtc_configuration(cfg: PeerConfig) -> RTCConfiguration:
+    """The RTCConfiguration: explicit ICE servers (never aiortc's Google default),
+    max-bundle, and the transport policy. (aiortc is imported here only: fast ``--help``.)"""
+    from aiortc import RTCConfiguration, RTCIceServer
+    from aiortc.rtcconfiguration import RTCBundlePolicy, RTCIceTransportPolicy
+
+    servers: list[RTCIceServer] = []
+    if cfg.stun is not None:
+        servers.append(RTCIceServer(urls=str(cfg.stun)))
+    if cfg.turn is not None:
+        servers.append(
+            RTCIceServer(
+                urls=str(cfg.turn),
+                username=cfg.turn_username,
+                credential=cfg.turn_credential,
+            )
+        )
+    policy = RTCIceTransportPolicy.RELAY if cfg.policy == "relay" else RTCIceTransportPolicy.ALL
+    return RTCConfiguration(
+        iceServers=servers,
+        iceTransportPolicy=policy,
+        bundlePolicy=RTCBundlePolicy.MAX_BUNDLE,
+    )

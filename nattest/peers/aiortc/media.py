@@ -218,3 +218,33 @@ class EchoProbe:
             log.warning("[%s] data channel: echo altered: %.80r", self.name, data)
         if self.sent and len(self.echoed) == len(self.sent):
             self.done.set()
+
+
+MEDIA_TAG = "nattest-media"
+"""Data-channel control message: "I have decoded audio and video frames"."""
+
+
+class MediaReady:
+    """The end-of-call handshake: each peer tells the other once it has decoded audio and
+    video, and stays until it has heard the same (so neither leaves before media flowed)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        """This peer's name (the message's `from`)."""
+        self.heard = asyncio.Event()
+        """Set when the other peer said it has decoded both kinds."""
+        self.told = False
+        """Whether this peer has said so."""
+
+    def tell(self, channel: RTCDataChannel) -> None:
+        """Say it, once."""
+        if not self.told:
+            channel.send(json.dumps({"tag": MEDIA_TAG, "from": self.name}))
+            self.told = True
+
+    def on_message(self, data: str | bytes) -> None:
+        """Data-channel message handler: notice the other peer's message."""
+        if isinstance(data, str) and MEDIA_TAG in data:
+            with contextlib.suppress(ValueError):
+                if json.loads(data).get("tag") == MEDIA_TAG:
+                    self.heard.set()
