@@ -14,7 +14,7 @@ import hmac
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from nattest.call.result import Transport
@@ -58,9 +58,9 @@ class LabServices:
     """TURN over TLS port."""
     turn_user: str = TURN_USER
     """Long-term credential username."""
-    turn_password: str = ""
+    turn_password: str = field(default="", repr=False)
     """Long-term credential password (secret)."""
-    rest_secret: str = ""
+    rest_secret: str = field(default="", repr=False)
     """TURN REST API shared secret (secret); set when the TURN node uses `auth: rest`."""
     signaling_url: str | None = None
     """ws://address:port of the signaling server."""
@@ -88,9 +88,7 @@ class LabServices:
 
     def save(self, workdir: Path) -> None:
         """Write to the lab folder, readable by root only."""
-        path = workdir / "services.json"
-        path.touch(mode=0o600)
-        path.write_text(json.dumps(dataclasses.asdict(self)))
+        write_private(workdir / "services.json", json.dumps(dataclasses.asdict(self)).encode())
 
     @classmethod
     def load(cls, workdir: Path) -> LabServices:

@@ -16,6 +16,7 @@ from nattest.backends.netns import namespaces
 
 from .conftest import assert_nothing_left
 
+MATRIX = [sys.executable, "-m", "nattest.cli", "matrix"]
 STOP_WITHIN = 10.0
 """Seconds the interrupted run may take to stop and clean up."""
 
@@ -31,8 +32,7 @@ def test_interrupted_matrix_stops_and_leaves_nothing(sig: signal.Signals, tmp_pa
     # 4 cells, 2 at a time; a udp-blocked cell takes ≈10 s (aioice's STUN timeouts), so
     # all of them together would take far longer than STOP_WITHIN
     proc = subprocess.Popen(
-        [sys.executable, "-m", "nattest.cli", "matrix", "--configs", "udp-blocked,symmetric"]
-        + ["--policies", "all", "--jobs", "2"],
+        [*MATRIX, "--configs", "udp-blocked,symmetric", "--policies", "all", "--jobs", "2"],
         env={**os.environ, "NATTEST_RUNDIR": str(rundir)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

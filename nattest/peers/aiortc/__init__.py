@@ -52,7 +52,8 @@ class AiortcPeer(PeerKind):
                 str(launch.result_path),
             ),
         ]
-        env = dict(os.environ)
+        # the host's own values of these must never reach a peer that was not given them
+        env = {k: v for k, v in os.environ.items() if k not in (CREDENTIAL_ENV, "SSL_CERT_FILE")}
         if launch.stun_url:
             args += ["--stun", launch.stun_url]
         if launch.turn_url:
@@ -68,7 +69,7 @@ class AiortcPeer(PeerKind):
         """The agent's PeerResult JSON; a failed one saying what is wrong with it."""
         path, how = launch.result_path, exit_text(exit_code)
         try:
-            text = path.read_text()
+            text = path.read_bytes().decode("utf-8", errors="replace")
         except FileNotFoundError:
             reason = f"peer agent wrote no result ({how}); log tail: {log_tail(launch.log_path)}"
             return failed_result(launch, self.name, reason)

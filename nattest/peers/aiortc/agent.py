@@ -299,8 +299,10 @@ class PeerAgent:
         if self.cfg.turn is None:
             return hint + ", no TURN server given"
         if self.preflight is not None:
-            with contextlib.suppress(Exception):
-                return f"{hint}, {await asyncio.wait_for(self.preflight, 6)}"
+            try:
+                return f"{hint}, {await asyncio.wait_for(asyncio.shield(self.preflight), 6)}"
+            except Exception as exc:
+                return f"{hint}, TURN preflight did not finish: {type(exc).__name__}: {exc}"
         return hint
 
     # ---------------------------------------------------------------- results

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import ssl
 
 from aioice import stun
@@ -53,7 +54,11 @@ async def turn_preflight(
         return f"TURN allocate failed: no answer within {timeout:g} s {where}"
     except ssl.SSLError as exc:
         return f"TURN allocate failed: TLS handshake: {exc.reason or exc} {where}"
+    except ConnectionRefusedError:
+        return f"TURN allocate failed: connection refused (nothing listens on {url.port}) {where}"
     except OSError as exc:
-        return f"TURN allocate failed: {exc.strerror or exc} {where}"
+        # asyncio's connect errors carry "Connect call failed (...)" as strerror: use errno
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        return f"TURN allocate failed: {reason} {where}"
     transport.close()
     return "ok"

@@ -1,0 +1,353 @@
+"""TURN preflight against tiny in-process fake TURN servers on 127.0.0.1 (UDP and TCP)."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, cast
+
+import pytest
+from aioice import stun
+from aioice.turn import make_integrity_key
+
+from nattest.peers.aiortc.turn import turn_preflight
+from nattest.services.urls import turn_url
+
+PASSWORD = "pw-secret"
+USER = "nattest"
+REALM = "nattest.lab"
+NONCE = b"nonce-1234"
+RELAYED = ("127.0.0.1", 50000)
+
+
+class FakeTurn:
+    """The answers of a TURN server (RFC 8656), just enough for one allocation.
+
+    `challenge`: answer an unauthenticated Allocate with 401 + REALM + NONCE (long-term
+    credentials). A request signed with the wrong password gets 401 again, as coturn does.
+    `error`: answer an (authenticated) Allocate with this ERROR-CODE instead of success;
+    signed with the request's key when `sign` (as a server does for a known user).
+    """
+
+    def __init__(
+        self,
+        *,
+        challenge: bool = True,
+        error: tuple[int, str] | None = None,
+        sign: bool = True,
+        password: str = PASSWORD,
+    ) -> None:
+        self.challenge = challenge
+        self.error = error
+        self.sign = sign
+        self.password = password
+        self.requests: list[stun.Message] = []
+        self.released = asyncio.Event()
+
+    def answer(self, request: stun.Message, addr: tuple[str, int]) -> stun.Message | None:
+        """The response to one request (None: ignore it)."""
+        self.requests.append(request)
+        if request.message_class != stun.Class.REQUEST:
+            return None
+        key: bytes | None = None
+        if self.challenge:
+            if "USERNAME" not in request.attributes:
+                return self._unauthorized(request)
+            key = make_integrity_key(request.attributes["USERNAME"], REALM, self.password)
+            if not request.check_message_integrity(key):
+                return self._unauthorized(request)
+        if request.message_method == stun.Method.ALLOCATE:
+            if self.error is not None:
+                response = self._reply(request, stun.Class.ERROR)
+                response.attributes["ERROR-CODE"] = self.error
+                if key is not None and self.sign:
+                    response.add_message_integrity(key)
+                return response
+            response = self._reply(request, stun.Class.RESPONSE)
+            response.attributes["XOR-RELAYED-ADDRESS"] = RELAYED
+            response.attributes["LIFETIME"] = request.attributes.get("LIFETIME", 600)
+            response.attributes["XOR-MAPPED-ADDRESS"] = addr
+        elif request.message_method == stun.Method.REFRESH:
+            response = self._reply(request, stun.Class.RESPONSE)
+            response.attributes["LIFETIME"] = request.attributes.get("LIFETIME", 0)
+            if request.attributes.get("LIFETIME") == 0:
+                self.released.set()
+        else:
+            return None
+        if key is not None:
+            response.add_message_integrity(key)
+        return response
+
+    @staticmethod
+    def _reply(request: stun.Message, cls: stun.Class) -> stun.Message:
+        return stun.Message(
+            message_method=request.message_method,
+            message_class=cls,
+            transaction_id=request.transaction_id,
+        )
+
+    def _unauthorized(self, request: stun.Message) -> stun.Message:
+        response = self._reply(request, stun.Class.ERROR)
+        response.attributes["ERROR-CODE"] = (401, "Unauthorized")
+        response.attributes["REALM"] = REALM
+        response.attributes["NONCE"] = NONCE
+        return response
+
+    def allocations(self) -> list[stun.Message]:
+        """The Allocate requests received, in order."""
+        return [m for m in self.requests if m.message_method == stun.Method.ALLOCATE]
+
+
+class UdpTurn(asyncio.DatagramProtocol):
+    """FakeTurn over UDP."""
+
+    def __init__(self, turn: FakeTurn) -> None:
+        self.turn = turn
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        response = self.turn.answer(stun.parse_message(data), addr)
+        if response is not None and self.transport is not None:
+            self.transport.sendto(bytes(response), addr)
+
+
+async def _udp_server(turn: FakeTurn) -> tuple[asyncio.DatagramTransport, int]:
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_datagram_endpoint(
+        lambda: UdpTurn(turn), local_addr=("127.0.0.1", 0)
+    )
+    return transport, transport.get_extra_info("sockname")[1]
+
+
+async def _tcp_server(turn: FakeTurn) -> tuple[asyncio.Server, int]:
+    """FakeTurn over TCP (RFC 8656 framing: STUN messages back to back)."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        addr = writer.get_extra_info("peername")
+        try:
+            while True:
+                header = await reader.readexactly(20)
+                (length,) = struct.unpack("!H", header[2:4])
+                response = turn.answer(
+                    stun.parse_message(header + await reader.readexactly(length)), addr
+                )
+                if response is not None:
+                    writer.write(bytes(response))
+                    await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+@pytest.fixture
+async def udp_turn(request: pytest.FixtureRequest) -> AsyncIterator[tuple[FakeTurn, int]]:
+    """A FakeTurn on a UDP port of 127.0.0.1, configured by `@pytest.mark.parametrize(...,
+    indirect=True)` keyword arguments (default: challenge, then success)."""
+    kwargs: dict[str, Any] = getattr(request, "param", {})
+    turn = FakeTurn(**kwargs)
+    transport, port = await _udp_server(turn)
+    try:
+        yield turn, port
+    finally:
+        transport.close()
+
+
+@pytest.fixture
+def silent_udp_port() -> Iterator[int]:
+    """A bound UDP socket that never answers (no ICMP unreachable either)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        sock.close()
+
+
+@pytest.fixture
+def closed_tcp_port() -> Iterator[int]:
+    """A TCP port bound but not listening: connecting is refused, without a race."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        sock.close()
+
+
+def _url(port: int, transport: str = "udp") -> str:
+    return str(turn_url("127.0.0.1", transport, port=port))  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- success
+
+
+async def test_ok_and_the_allocation_is_released(udp_turn: tuple[FakeTurn, int]) -> None:
+    """Right credentials: `ok`, after a 401 challenge and a signed retry; then released."""
+    turn, port = udp_turn
+    result = await turn_preflight(turn_url("127.0.0.1", "udp", port=port), USER, PASSWORD)
+    assert result == "ok"
+    first, second = turn.allocations()
+    assert "USERNAME" not in first.attributes
+    assert second.attributes["USERNAME"] == USER
+    assert second.attributes["REALM"] == REALM
+    assert second.attributes["NONCE"] == NONCE
+    await asyncio.wait_for(turn.released.wait(), 1.0)  # Refresh LIFETIME=0 right away
+
+
+async def test_ok_over_tcp() -> None:
+    """The same allocation over TCP."""
+    turn = FakeTurn()
+    server, port = await _tcp_server(turn)
+    try:
+        result = await turn_preflight(turn_url("127.0.0.1", "tcp", port=port), USER, PASSWORD)
+        assert result == "ok"
+        assert len(turn.allocations()) == 2
+        await asyncio.wait_for(turn.released.wait(), 1.0)
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+# --------------------------------------------------------------------------- TURN errors
+
+
+@pytest.mark.parametrize(
+    "udp_turn",
+    [
+        {"error": (441, "Wrong Credentials")},
+        {"error": (486, "Allocation Quota Reached")},
+        {"error": (403, "Forbidden")},
+    ],
+    indirect=True,
+    ids=["441", "486", "403"],
+)
+async def test_error_after_authentication(udp_turn: tuple[FakeTurn, int]) -> None:
+    """The authenticated Allocate is refused: code, reason and URL, in that form."""
+    turn, port = udp_turn
+    assert turn.error is not None
+    code, reason = turn.error
+    result = await turn_preflight(turn_url("127.0.0.1", "udp", port=port), USER, PASSWORD)
+    assert result == f"TURN allocate failed: {code} {reason} ({_url(port)})"
+    assert len(turn.allocations()) == 2  # challenge, then the authenticated retry
+    assert PASSWORD not in result
+
+
+@pytest.mark.parametrize(
+    "udp_turn", [{"challenge": False, "error": (486, "Allocation Quota Reached")}], indirect=True
+)
+async def test_quota_reached_without_challenge(udp_turn: tuple[FakeTurn, int]) -> None:
+    """A server that refuses the first Allocate outright (no 401): one request, its code."""
+    turn, port = udp_turn
+    result = await turn_preflight(turn_url("127.0.0.1", "udp", port=port), USER, PASSWORD)
+    assert result == f"TURN allocate failed: 486 Allocation Quota Reached ({_url(port)})"
+    assert len(turn.allocations()) == 1
+    assert PASSWORD not in result
+
+
+@pytest.mark.parametrize("udp_turn", [{"password": "the-right-one"}], indirect=True)
+async def test_wrong_password_is_401(udp_turn: tuple[FakeTurn, int]) -> None:
+    """A wrong password is challenged again (401, as coturn answers): reported as such."""
+    turn, port = udp_turn
+    result = await turn_preflight(turn_url("127.0.0.1", "udp", port=port), USER, PASSWORD)
+    assert result == f"TURN allocate failed: 401 Unauthorized ({_url(port)})"
+    assert len(turn.allocations()) == 2  # aioice retries once, then gives up
+    assert PASSWORD not in result
+    assert "the-right-one" not in result
+
+
+async def test_no_credentials_is_401(udp_turn: tuple[FakeTurn, int]) -> None:
+    """Without username/password aioice cannot answer the challenge: 401 at once."""
+    turn, port = udp_turn
+    result = await turn_preflight(turn_url("127.0.0.1", "udp", port=port), None, None)
+    assert result == f"TURN allocate failed: 401 Unauthorized ({_url(port)})"
+    assert len(turn.allocations()) == 1
+
+
+async def test_error_over_tcp() -> None:
+    """An error over TCP names the tcp URL."""
+    turn = FakeTurn(error=(486, "Allocation Quota Reached"))
+    server, port = await _tcp_server(turn)
+    try:
+        result = await turn_preflight(turn_url("127.0.0.1", "tcp", port=port), USER, PASSWORD)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert result == (
+        f"TURN allocate failed: 486 Allocation Quota Reached (turn:127.0.0.1:{port}?transport=tcp)"
+    )
+    assert PASSWORD not in result
+
+
+@pytest.mark.parametrize(
+    "udp_turn", [{"error": (441, "Wrong Credentials"), "sign": False}], indirect=True
+)
+async def test_unsigned_error_after_authentication_is_no_answer(
+    udp_turn: tuple[FakeTurn, int],
+) -> None:
+    """aioice drops an unsigned error to an authenticated request (RFC 8489 9.2.5), so
+    such a server looks silent: the preflight reports no answer (it keeps retrying)."""
+    turn, port = udp_turn
+    result = await turn_preflight(
+        turn_url("127.0.0.1", "udp", port=port), USER, PASSWORD, timeout=0.5
+    )
+    assert result == f"TURN allocate failed: no answer within 0.5 s ({_url(port)})"
+    assert len(turn.allocations()) >= 2
+
+
+# --------------------------------------------------------------------------- network errors
+
+
+async def test_no_answer_within_the_timeout(silent_udp_port: int) -> None:
+    """Nothing answers: `no answer within <timeout> s` and the URL."""
+    url = turn_url("127.0.0.1", "udp", port=silent_udp_port)
+    result = await turn_preflight(url, USER, PASSWORD, timeout=0.5)
+    assert result == f"TURN allocate failed: no answer within 0.5 s ({_url(silent_udp_port)})"
+    assert PASSWORD not in result
+
+
+async def test_tcp_connection_refused_names_the_url(closed_tcp_port: int) -> None:
+    """TCP to a closed port fails at once with a message naming the URL."""
+    url = turn_url("127.0.0.1", "tcp", port=closed_tcp_port)
+    result = await turn_preflight(url, USER, PASSWORD, timeout=1.0)
+    assert result.startswith("TURN allocate failed: ")
+    assert result.endswith(f"(turn:127.0.0.1:{closed_tcp_port}?transport=tcp)")
+    assert "no answer" not in result
+    assert PASSWORD not in result
+
+
+async def test_tcp_connection_refused_says_refused(closed_tcp_port: int) -> None:
+    """The message says what failed in network words: the connection was refused."""
+    url = turn_url("127.0.0.1", "tcp", port=closed_tcp_port)
+    result = await turn_preflight(url, USER, PASSWORD, timeout=1.0)
+    assert "connection refused" in result.lower(), result
+    assert "Connect call failed" not in result  # asyncio's wording, not network words
+
+
+async def test_tls_to_a_server_that_does_not_speak_tls() -> None:
+    """turns: to a plain TCP service: the TLS handshake failure, and the turns: URL."""
+
+    async def not_tls(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.0 400 Bad Request\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(not_tls, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        url = turn_url("127.0.0.1", "tls", tls_port=port)
+        result = await turn_preflight(url, USER, PASSWORD, timeout=1.0)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert result.startswith("TURN allocate failed: TLS handshake: ")
+    assert result.endswith(f"(turns:127.0.0.1:{port}?transport=tcp)")
+    assert PASSWORD not in result
