@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from nattest import backends, peers
@@ -12,6 +14,7 @@ from nattest.matrix.expectations import load_expectations, packaged_tables, tabl
 from nattest.matrix.run import plan_cells
 from nattest.model.nat import PRESETS, Filtering, Firewall, Mapping, blocks_udp, composite
 from nattest.model.yamlfile import parse_yaml
+from nattest.peers.base import PeerKind
 from nattest.plugins import Registry
 
 TABLE = load_expectations()
@@ -101,3 +104,36 @@ def test_tables_are_keyed_by_peer_kind() -> None:
     assert "aiortc" in packaged_tables()
     with pytest.raises(UsageError, match=r"no expectation table 'nosuch' \(packaged: aiortc"):
         load_expectations("nosuch")
+
+
+TOY = """
+from nattest.peers.base import PeerKind
+
+
+class ToyPeer(PeerKind):
+    name = "toy"
+    summary = "a peer kind from another package"
+    expectations = "toy"
+
+    def command(self, lab, launch):
+        return ["true"], {}
+
+    def read_result(self, launch, exit_code):
+        raise NotImplementedError
+"""
+
+
+def test_a_new_peer_kind_is_one_module_and_one_entry_point(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another package's module plus its entry point: found with nothing of nattest edited."""
+    (tmp_path / "toy_peer.py").write_text(TOY)
+    info = tmp_path / "toy_peer-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-peer\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[nattest.peers]\ntoy = toy_peer:ToyPeer\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = Registry("nattest.peers", PeerKind, "peer kind")
+    assert registry.names() == ["aiortc", "toy"]
+    toy = registry.get("toy")
+    assert toy.name == "toy" and toy.command(None, None) == (["true"], {})  # type: ignore[arg-type]
