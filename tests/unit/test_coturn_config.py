@@ -210,8 +210,7 @@ def test_self_signed_cert(tmp_path: Path) -> None:
 # --- TurnServer against a fake coturn -----------------------------------------------------
 
 FAKE_COTURN = r"""
-import signal, socket, ssl, sys, threading
-from aioice import stun
+import signal, sys
 
 mode, conf = sys.argv[1], sys.argv[2]
 opts, addrs = {}, []
@@ -227,6 +226,8 @@ if mode == "exit":
 if mode == "deaf":
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.pause()
+import socket, ssl, threading  # after the early exits: a deaf coturn prints at once
+from aioice import stun
 port, tls_port = int(opts["listening-port"]), int(opts["tls-listening-port"])
 
 def udp(addr):
@@ -356,12 +357,12 @@ def test_never_answering_server_is_named_and_killed(tmp_path: Path) -> None:
     lab, server = local_server(tmp_path, mode="deaf")  # also ignores SIGTERM
     try:
         with pytest.raises(TurnServerError) as info:
-            server.start(lab, "turn", timeout=0.5)
+            server.start(lab, "turn", timeout=1.5)  # room for a loaded machine's start-up
     finally:
         lab.down()
     msg = str(info.value)
     assert f"coturn on turn (127.0.0.1:{server.config.port})" in msg
-    assert "did not answer a STUN Binding within 0.5 s" in msg
+    assert "did not answer a STUN Binding within 1.5 s" in msg
     assert "fake coturn deaf" in msg  # the output tail
     assert server.process is not None and server.process.returncode == -9  # SIGKILL
 
