@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from nattest.backends import records
 from nattest.errors import NattestError, UsageError
@@ -37,7 +38,8 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except NattestError as e:
-            err.print(f"[bold red]error:[/] {e}", highlight=False, markup=True, soft_wrap=True)
+            # the message is text, not markup: `[alice] ...` must print as it is
+            err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
             sys.exit(e.exit_code)
         except KeyboardInterrupt:
             err.print("interrupted: lab torn down")
@@ -104,9 +106,8 @@ def up(topology: str, name: str | None, no_services: bool, backend: str | None) 
             backend=backend,
             source=str(Path(topology).resolve()),
         )
-    out.print(
-        f"lab [bold]{lab.name}[/] up in {time.perf_counter() - t0:.3f} s ({topo.description})"
-    )
+    took = time.perf_counter() - t0
+    out.print(f"lab [bold]{lab.name}[/] up in {took:.3f} s ({escape(topo.description)})")
     _print_labs([lab.name])
     out.print(f"next: nattest exec {lab.name} <node> -- <command>   |   nattest down {lab.name}")
 
@@ -215,7 +216,7 @@ def verify_nat(target: str, as_json: bool, backend: str | None) -> None:
                 f"declared {r.declared.text()}; observed {r.observed_text()}"
             )
             for line in r.diff:
-                out.print(f"    {line}")
+                out.print(f"    {escape(line)}", highlight=False)
     sys.exit(0 if all(r.ok for r in reports) else 1)
 
 
@@ -334,7 +335,7 @@ def matrix(
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             write(result, path)
-            out.print(f"wrote {path}")
+            out.print(f"wrote {escape(path)}")
     sys.exit(0 if result.counts().get("ok", 0) == len(result.cells) else 1)
 
 

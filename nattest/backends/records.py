@@ -11,7 +11,6 @@ collected), the rendered rulesets, coturn's config and log, and ``repro.sh``.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
@@ -21,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
 from nattest.errors import LabError, LabExists, UsageError
 
@@ -120,10 +119,16 @@ def load(name: str) -> LabRecord:
     """The record of a lab; LabError when there is no such lab."""
     p = lab_dir(name) / "lab.json"
     try:
-        return LabRecord.model_validate(json.loads(p.read_text()))
+        return LabRecord.model_validate_json(p.read_bytes())
     except FileNotFoundError:
         known = ", ".join(all_names()) or "none"
         raise LabError(f"no lab named {name!r} (running labs: {known})") from None
+    except (OSError, ValidationError) as e:
+        first = e.errors(include_url=False)[0]["msg"] if isinstance(e, ValidationError) else e
+        raise LabError(
+            f"lab {name!r}: its record {p} is unreadable ({first}); check for what is left "
+            f"(`ip netns list | grep nt-{name}-`), then remove {p.parent}"
+        ) from None
 
 
 def all_names() -> list[str]:

