@@ -75,8 +75,6 @@ class LabRecord(BaseModel):
     """The validated topology, as data."""
     namespaces: list[str] = Field(default_factory=list)
     """Namespaces it owns (planned before creation; netns backend)."""
-    resources: dict[str, list[str]] = Field(default_factory=dict)
-    """Backend-specific handles of what it owns, by kind (e.g. `containers`), for cleanup."""
     owner_pid: int = 0
     """PID of the process that built it."""
     created: float = 0.0

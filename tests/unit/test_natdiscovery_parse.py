@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import threading
-from pathlib import Path
 from typing import Final
 
 import pytest
@@ -16,17 +13,11 @@ from nattest.checks.natdiscovery import (
     discover,
     parse_natdiscovery,
 )
-from nattest.errors import CommandTimeout
-from tests.fixtures.fake_lab import UnitLab
+from tests.fixtures.natdiscovery_replay import TIMEOUT, ReplayLab, sample
 
-DATA = Path(__file__).parent / "data" / "natdiscovery"
 EIM: Final = "endpoint-independent"
 AD: Final = "address-dependent"
 APD: Final = "address-and-port-dependent"
-
-
-def sample(name: str) -> str:
-    return (DATA / name).read_text()
 
 
 @pytest.mark.parametrize(
@@ -109,48 +100,6 @@ def test_diff_rejects_unknown_words() -> None:
 
 # --- discover() with a Lab double that replays captured outputs ---------------------------
 
-HEADINGS = {
-    "-m": "-= Mapping Behavior Discovery =-",
-    "-f": "-= Filtering Behavior Discovery =-",
-    "-H": "-= Hairpinning Behavior Discovery =-",
-}
-
-
-def section(text: str, test: str) -> str:
-    """The part of a captured output one test (-m, -f, -H) would print on its own."""
-    start = text.index(HEADINGS[test])
-    ends = [text.index(h, start + 1) for h in HEADINGS.values() if h in text[start + 1 :]]
-    return text[start : min(ends, default=len(text))]
-
-
-class ReplayLab(UnitLab):
-    """exec() answers turnutils_natdiscovery with a captured output, one test at a time."""
-
-    def __init__(self, output: str, timeout: bool = False) -> None:
-        super().__init__()
-        self.output = output
-        self.timeout = timeout
-        self.calls: list[tuple[str, list[str], float | None]] = []
-        self.lock = threading.Lock()
-
-    def exec(
-        self,
-        node: str,
-        argv: list[str],
-        *,
-        timeout: float | None = 30.0,
-        check: bool = True,
-        input: str | None = None,
-        env: dict[str, str] | None = None,
-    ) -> subprocess.CompletedProcess[str]:
-        with self.lock:
-            self.calls.append((node, argv, timeout))
-        if self.timeout:
-            raise CommandTimeout(node, argv, timeout)  # what the runner raises
-        test = argv[1]
-        out = section(self.output, test) if HEADINGS[test] in self.output else HEADINGS[test]
-        return subprocess.CompletedProcess(argv, 0, out, "")
-
 
 def test_discover_runs_each_test_with_local_address() -> None:
     lab = ReplayLab(sample("port-restricted-hairpin-mfH.txt"))
@@ -186,6 +135,6 @@ def test_discover_needs_rfc5780() -> None:
 
 
 def test_discover_timeout() -> None:
-    lab = ReplayLab("", timeout=True)
+    lab = ReplayLab(TIMEOUT)
     with pytest.raises(NatDiscoveryError, match=r"did not finish within 1\.0 s"):
         discover(lab, "alice", "203.0.113.2", "10.0.1.10", timeout=1.0)

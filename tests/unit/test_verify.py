@@ -3,8 +3,6 @@ fake lab whose exec() replays captured turnutils_natdiscovery outputs (nothing i
 
 from __future__ import annotations
 
-import subprocess
-import threading
 from pathlib import Path
 from typing import Final
 
@@ -12,77 +10,21 @@ import pytest
 import yaml
 
 from nattest.checks.verify import Declared, NatReport, declared_for, verify_lab
-from nattest.errors import CommandTimeout, UsageError
+from nattest.errors import UsageError
 from nattest.model.configs import pair_topology
 from nattest.model.load import load_topology, parse_topology
 from nattest.model.topology import Topology
-from tests.fixtures.fake_lab import UnitLab
+from tests.fixtures.natdiscovery_replay import TIMEOUT, ReplayLab, sample
 
 TOPOLOGIES = Path(__file__).parents[2] / "topologies"
-DATA = Path(__file__).parent / "data" / "natdiscovery"
 EIM: Final = "endpoint-independent"
 AD: Final = "address-dependent"
 APD: Final = "address-and-port-dependent"
-TIMEOUT: Final = "timeout"
-"""A host answer meaning: exec() raises CommandTimeout."""
-HEADINGS: Final = {
-    "-m": "-= Mapping Behavior Discovery =-",
-    "-f": "-= Filtering Behavior Discovery =-",
-    "-H": "-= Hairpinning Behavior Discovery =-",
-}
 
 
 def topology(name: str) -> Topology:
     """A shipped topology file."""
     return load_topology(TOPOLOGIES / f"{name}.yaml")
-
-
-def sample(name: str) -> str:
-    """A captured turnutils_natdiscovery output."""
-    return (DATA / name).read_text()
-
-
-def section(text: str, test: str) -> str:
-    """What one test (-m, -f, -H) of a captured combined output prints on its own."""
-    if HEADINGS[test] not in text:
-        return HEADINGS[test] + "\nSTUN receive timeout..\n"
-    start = text.index(HEADINGS[test])
-    ends = [text.index(h, start + 1) for h in HEADINGS.values() if h in text[start + 1 :]]
-    return text[start : min(ends, default=len(text))]
-
-
-class DiscoveryLab(UnitLab):
-    """A lab of `topology` whose exec() answers natdiscovery per host: a captured output, or
-    TIMEOUT (raise CommandTimeout, as the runner does when a command overruns)."""
-
-    def __init__(self, topo: Topology, answers: dict[str, str]) -> None:
-        super().__init__()
-        self.topology = topo
-        self.answers = answers
-        self.calls: list[tuple[str, list[str], float | None]] = []
-        self.lock = threading.Lock()
-
-    def exec(
-        self,
-        node: str,
-        argv: list[str],
-        *,
-        timeout: float | None = 30.0,
-        check: bool = True,
-        input: str | None = None,
-        env: dict[str, str] | None = None,
-    ) -> subprocess.CompletedProcess[str]:
-        with self.lock:
-            self.calls.append((node, argv, timeout))
-        assert argv[0] == "turnutils_natdiscovery"
-        answer = self.answers[node]  # KeyError: a node nobody should run in
-        if answer == TIMEOUT:
-            raise CommandTimeout(node, argv, timeout)
-        return subprocess.CompletedProcess(argv, 0, section(answer, argv[1]), "")
-
-    def tests_run(self, node: str) -> list[str]:
-        """The natdiscovery tests (-m, -f, -H) run inside `node`, sorted."""
-        return sorted(argv[1] for n, argv, _ in self.calls if n == node)
 
 
 def by_nat(reports: list[NatReport]) -> dict[str, NatReport]:
@@ -173,9 +115,9 @@ def test_declared_text() -> None:
 def test_one_slow_nat_does_not_abort_the_others() -> None:
     """Alice's full cone replays a matching capture; bob's discovery times out: both NATs
     get a report, the good one ok, the slow one a mismatch saying it did not finish."""
-    lab = DiscoveryLab(
-        pair_topology("full-cone", "symmetric"),
+    lab = ReplayLab(
         {"alice": sample("full-cone-mfH.txt"), "bob": TIMEOUT},
+        topology=pair_topology("full-cone", "symmetric"),
     )
     reports = verify_lab(lab, timeout=7.0)
     assert [r.nat for r in reports] == ["nat-alice", "nat-bob"]
@@ -200,9 +142,9 @@ def test_one_slow_nat_does_not_abort_the_others() -> None:
 def test_probes_run_from_the_host_with_its_address() -> None:
     """-m and -f (no -H without declared hairpinning), from the host's own address, to the
     TURN node's first address, with the timeout given."""
-    lab = DiscoveryLab(
-        pair_topology("full-cone", "symmetric"),
+    lab = ReplayLab(
         {"alice": sample("full-cone-mfH.txt"), "bob": sample("symmetric-mf.txt")},
+        topology=pair_topology("full-cone", "symmetric"),
     )
     reports = verify_lab(lab, timeout=3.5)
     assert all(r.ok for r in reports), [r.diff for r in reports]
@@ -217,9 +159,9 @@ def test_probes_run_from_the_host_with_its_address() -> None:
 
 def test_wrong_behaviour_is_a_mismatch() -> None:
     """A NAT declared symmetric that behaves as a full cone: the diff names both."""
-    lab = DiscoveryLab(
-        pair_topology("symmetric", "open"),
+    lab = ReplayLab(
         {"alice": sample("full-cone-mfH.txt"), "bob": sample("no-nat-public-host-mf.txt")},
+        topology=pair_topology("symmetric", "open"),
     )
     reports = by_nat(verify_lab(lab))
     assert reports["nat-alice"].diff == [
@@ -234,7 +176,9 @@ def test_wrong_behaviour_is_a_mismatch() -> None:
 
 def test_hairpinning_checked_where_declared() -> None:
     """same-nat: one NAT, probed once from its first host, with -H."""
-    lab = DiscoveryLab(topology("same-nat"), {"alice": sample("port-restricted-hairpin-mfH.txt")})
+    lab = ReplayLab(
+        {"alice": sample("port-restricted-hairpin-mfH.txt")}, topology=topology("same-nat")
+    )
     (report,) = verify_lab(lab)
     assert (report.nat, report.host) == ("nat", "alice")
     assert lab.tests_run("alice") == ["-H", "-f", "-m"]
@@ -245,7 +189,7 @@ def test_hairpinning_checked_where_declared() -> None:
 
 def test_hairpinning_off_is_a_mismatch() -> None:
     """Declared hairpinning, the capture shows none."""
-    lab = DiscoveryLab(topology("same-nat"), {"alice": sample("port-restricted-mf.txt")})
+    lab = ReplayLab({"alice": sample("port-restricted-mf.txt")}, topology=topology("same-nat"))
     (report,) = verify_lab(lab)
     assert report.diff == ["hairpinning: declared on, observed nothing"]
 
@@ -253,9 +197,9 @@ def test_hairpinning_off_is_a_mismatch() -> None:
 def test_nat_without_hosts_is_not_checked() -> None:
     """double-nat: the CGN has only a NAT on its LAN: reports for home-a and nat-b only;
     alice's report carries her whole chain."""
-    lab = DiscoveryLab(
-        topology("double-nat"),
+    lab = ReplayLab(
         {"alice": sample("port-restricted-mf.txt"), "bob": sample("port-restricted-mf.txt")},
+        topology=topology("double-nat"),
     )
     reports = by_nat(verify_lab(lab))
     assert sorted(reports) == ["home-a", "nat-b"]
@@ -266,9 +210,9 @@ def test_nat_without_hosts_is_not_checked() -> None:
 def test_udp_blocked_without_answer_is_ok() -> None:
     """Behind a UDP-blocking firewall no STUN answer is what was declared; the same silence
     behind a NAT not declared blocked is a finding."""
-    lab = DiscoveryLab(
-        pair_topology("udp-blocked", "port-restricted-cone"),
+    lab = ReplayLab(
         {"alice": sample("no-answer-mf.txt"), "bob": sample("no-answer-mf.txt")},
+        topology=pair_topology("udp-blocked", "port-restricted-cone"),
     )
     reports = by_nat(verify_lab(lab))
     blocked, silent = reports["nat-alice"], reports["nat-bob"]
@@ -289,9 +233,9 @@ def test_udp_blocked_without_answer_is_ok() -> None:
 
 def test_udp_blocked_but_answered_is_a_mismatch() -> None:
     """A firewall declared to drop UDP that lets STUN through is a finding."""
-    lab = DiscoveryLab(
-        pair_topology("udp-blocked", "open"),
+    lab = ReplayLab(
         {"alice": sample("port-restricted-mf.txt"), "bob": sample("no-nat-public-host-mf.txt")},
+        topology=pair_topology("udp-blocked", "open"),
     )
     report = by_nat(verify_lab(lab))["nat-alice"]
     assert report.diff == ["declared UDP blocked, but STUN answered"]
@@ -299,9 +243,9 @@ def test_udp_blocked_but_answered_is_a_mismatch() -> None:
 
 def test_server_without_rfc5780_is_reported() -> None:
     """Answers without OTHER-ADDRESS cannot classify the NAT: the report says why."""
-    lab = DiscoveryLab(
-        pair_topology("full-cone", "full-cone"),
+    lab = ReplayLab(
         {"alice": sample("no-rfc5780-mf.txt"), "bob": sample("full-cone-mfH.txt")},
+        topology=pair_topology("full-cone", "full-cone"),
     )
     reports = by_nat(verify_lab(lab))
     assert not reports["nat-alice"].ok
@@ -323,7 +267,7 @@ def _with_turn_addresses(addresses: list[str] | None) -> Topology:
 @pytest.mark.parametrize("addresses", [["203.0.113.2"], None])
 def test_needs_two_address_turn_server(addresses: list[str] | None) -> None:
     """Without a TURN/STUN server on two addresses: UsageError, and nothing is run."""
-    lab = DiscoveryLab(_with_turn_addresses(addresses), {})
+    lab = ReplayLab({}, topology=_with_turn_addresses(addresses))
     with pytest.raises(UsageError, match="needs a TURN/STUN server with two addresses"):
         verify_lab(lab)
     assert lab.calls == []

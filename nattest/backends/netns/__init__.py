@@ -9,6 +9,8 @@ Namespaces share the host's filesystem, so lab files are at the same path inside
 
 from __future__ import annotations
 
+import os
+
 from nattest.backends import records
 from nattest.backends.base import Backend
 from nattest.backends.netns.lab import NetnsLab, teardown
@@ -25,8 +27,6 @@ class NetnsBackend(Backend):
     summary = "Linux network namespaces on this kernel (fast; needs root)"
 
     def check(self) -> None:
-        import os
-
         if os.geteuid() != 0:
             raise UsageError(
                 "labs need root (network namespaces, nftables): run as root or with sudo"
