@@ -12,7 +12,10 @@ and peers are given host paths (configs, result files) and nothing is copied.
 
 Processes. ``spawn`` starts a process inside a node and the lab owns it: ``down()`` stops
 it by PID (SIGTERM, then SIGKILL). ``python_argv`` says how to run a nattest module inside a
-node (the host's interpreter for namespaces; the image's for containers).
+node (the host's interpreter for namespaces; the image's for containers). ``spawn_python``
+runs a nattest module's ``main(argv)`` in a node; a backend may start it warm (the netns
+backend forks it from a server that has already imported it), the default is a cold
+``python -m``. Either way the handle is a ``Process`` (``subprocess.Popen`` is one).
 """
 
 from __future__ import annotations
@@ -21,11 +24,30 @@ import socket
 import subprocess
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, ClassVar
+from typing import IO, TYPE_CHECKING, Any, ClassVar, Protocol
 
 if TYPE_CHECKING:
     from nattest.backends.records import LabRecord
     from nattest.model.topology import Topology
+
+
+class Process(Protocol):
+    """A process a lab started: what ``subprocess.Popen`` offers and callers use."""
+
+    pid: int
+    returncode: int | Any
+
+    def poll(self) -> int | None:
+        """Exit status (the code, or -signal), None while it runs."""
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for it; subprocess.TimeoutExpired after `timeout` seconds."""
+
+    def kill(self) -> None:
+        """SIGKILL it."""
+
+    def terminate(self) -> None:
+        """SIGTERM it."""
 
 
 class Lab(ABC):
@@ -72,6 +94,21 @@ class Lab(ABC):
         cwd: Path | None = None,
     ) -> subprocess.Popen[bytes]:
         """Start `argv` inside `node` in the background. The lab stops it on down()."""
+
+    def spawn_python(
+        self,
+        node: str,
+        module: str,
+        args: list[str],
+        *,
+        log: IO[Any],
+        env: dict[str, str] | None = None,
+    ) -> Process:
+        """Run nattest module `module` (``main(args)``, as ``python -m module args``) inside
+        `node`, stdout and stderr to `log`. The lab stops it on down()."""
+        return self.spawn(
+            node, self.python_argv(node, module, *args), stdout=log, stderr=log, env=env
+        )
 
     @abstractmethod
     def socket(

@@ -8,13 +8,12 @@ this module merges. The TURN password reaches a peer through its environment onl
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 import uuid
 from pathlib import Path
 
-from nattest.backends.base import Lab
+from nattest.backends.base import Lab, Process
 from nattest.call.merge import merge_call
 from nattest.call.result import CallResult, Role
 from nattest.call.spec import CallSpec
@@ -108,14 +107,13 @@ def run_call(
     launches = {
         role: launch_for(services, spec, name, role, room, folder) for role, name in hosts.items()
     }
-    procs: dict[Role, subprocess.Popen[bytes]] = {}
+    procs: dict[Role, Process] = {}
     codes: dict[Role, int | None] = {}
     deadline = time.monotonic() + spec.connect_timeout + spec.duration + SLACK
     try:
         for role, launch in launches.items():
-            argv, env = kinds[role].command(lab, launch)
             with launch.log_path.open("wb") as log:
-                procs[role] = lab.spawn(launch.name, argv, stdout=log, stderr=log, env=env)
+                procs[role] = kinds[role].start(lab, launch, log)
         _wait(procs, deadline, cancel or threading.Event())
     finally:
         for role, proc in procs.items():
@@ -136,9 +134,7 @@ def run_call(
     )
 
 
-def _wait(
-    procs: dict[Role, subprocess.Popen[bytes]], deadline: float, cancel: threading.Event
-) -> None:
+def _wait(procs: dict[Role, Process], deadline: float, cancel: threading.Event) -> None:
     """Until every peer has exited or the deadline passed; Cancelled when `cancel` is set."""
     while any(p.poll() is None for p in procs.values()) and time.monotonic() < deadline:
         if cancel.wait(POLL):

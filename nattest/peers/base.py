@@ -15,12 +15,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from nattest.call.result import CandidatePair, PeerResult, Policy, Role, Transport
 
 if TYPE_CHECKING:
-    from nattest.backends.base import Lab
+    from nattest.backends.base import Lab, Process
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,13 @@ class PeerKind(ABC):
     @abstractmethod
     def command(self, lab: Lab, launch: PeerLaunch) -> tuple[list[str], dict[str, str]]:
         """(argv, environment) that run this peer inside `launch.name`'s node."""
+
+    def start(self, lab: Lab, launch: PeerLaunch, log: IO[Any]) -> Process:
+        """Start the peer inside its node, stdout and stderr to `log` (the default: run
+        ``command`` with ``Lab.spawn``; a kind written in Python may start warm with
+        ``Lab.spawn_python``)."""
+        argv, env = self.command(lab, launch)
+        return lab.spawn(launch.name, argv, stdout=log, stderr=log, env=env)
 
     @abstractmethod
     def read_result(self, launch: PeerLaunch, exit_code: int | None) -> PeerResult:

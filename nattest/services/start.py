@@ -32,26 +32,18 @@ def start_services(lab: Lab) -> LabServices:
     """Start coturn and signaling where the topology puts them; readiness proven, no sleeps."""
     t = lab.topology
     services = LabServices()
-    # Signaling is a Python process (~0.1 s to start): spawn it first, start coturn
-    # while it imports, then wait for it.
+    # Signaling is a Python process (a fork where the backend starts Python warm, else
+    # ~0.1 s of imports): spawn it first, start coturn meanwhile, then wait for it.
     sig_node = t.server_with("signaling")
     sig_address = t.node_address(sig_node) if sig_node else None
     if sig_node is not None and sig_address is not None:
+        args = ["--host", sig_address, "--port", str(SIGNALING_PORT)]
         with (lab.workdir / "signaling.log").open("ab") as log_file:
-            lab.spawn(
+            lab.spawn_python(
                 sig_node,
-                lab.python_argv(
-                    sig_node,
-                    "nattest.services.signaling",
-                    "--host",
-                    sig_address,
-                    "--port",
-                    str(SIGNALING_PORT),
-                    "--delay",
-                    str(SIGNALING_DELAY),
-                ),
-                stdout=log_file,
-                stderr=log_file,
+                "nattest.services.signaling",
+                [*args, "--delay", str(SIGNALING_DELAY)],
+                log=log_file,
             )
         services = LabServices(signaling_url=f"ws://{sig_address}:{SIGNALING_PORT}")
     turn_node = t.server_with("turn")

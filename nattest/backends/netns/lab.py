@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from nattest.backends import records
-from nattest.backends.base import Lab
-from nattest.backends.netns import namespaces
+from nattest.backends.base import Lab, Process
+from nattest.backends.netns import namespaces, warmstart
 from nattest.backends.netns.runner import Runner, in_netns
 from nattest.backends.plan import Plan, plan_lab
 from nattest.errors import CommandError, LabError
@@ -25,6 +25,8 @@ from nattest.model.topology import Topology
 
 log = logging.getLogger("nattest.backends.netns")
 
+COLD_ENV = "NATTEST_COLD"
+"""Set to 1: peers start as fresh ``python -m`` processes instead of warm forks."""
 KILL_GRACE = 0.3
 """Seconds between SIGTERM and SIGKILL at teardown (coturn takes ~1.7 s to exit politely)."""
 
@@ -43,7 +45,7 @@ class NetnsLab(Lab):
         self.plan = plan
         self.owned = owned
         self.runner = Runner(workdir / "repro.sh" if owned else None)
-        self.children: list[subprocess.Popen[bytes]] = []
+        self.children: list[Process] = []
         self.timings: dict[str, float] = {}
         self.inodes: set[int] = set()
         """Inodes of the lab's namespaces: a process still in one after down() leaked."""
@@ -201,6 +203,30 @@ class NetnsLab(Lab):
             env={**(os.environ if env is None else env), namespaces.LAB_ENV: self.name},
             cwd=cwd,
             start_new_session=True,  # Ctrl-C reaches us; teardown stops it by PID
+        )
+        self.children.append(proc)
+        return proc
+
+    def spawn_python(
+        self,
+        node: str,
+        module: str,
+        args: list[str],
+        *,
+        log: IO[Any],
+        env: dict[str, str] | None = None,
+    ) -> Process:
+        """Warm: forked from this process's fork server, straight into the node's
+        namespace (``warmstart``); ``NATTEST_COLD=1`` starts ``python -m`` instead."""
+        if os.environ.get(COLD_ENV) == "1":
+            return super().spawn_python(node, module, args, log=log, env=env)
+        proc = warmstart.SERVER.spawn(
+            self.node_ref(node),
+            module,
+            args,
+            env={**(os.environ if env is None else env), namespaces.LAB_ENV: self.name},
+            stdout=log.fileno(),
+            stderr=log.fileno(),
         )
         self.children.append(proc)
         return proc

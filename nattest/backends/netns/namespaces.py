@@ -96,16 +96,21 @@ def list_namespaces(prefix: str) -> list[str]:
         return []
 
 
+def enter(name: str) -> None:
+    """Move this thread into namespace `name` for good (a freshly forked child)."""
+    target = os.open(NETNS_DIR / name, os.O_RDONLY)
+    try:
+        _setns(target)
+    finally:
+        os.close(target)
+
+
 @contextlib.contextmanager
 def entered(name: str) -> Iterator[None]:
     """Run the body with this thread inside namespace `name`; always come back."""
     own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
     try:
-        target = os.open(NETNS_DIR / name, os.O_RDONLY)
-        try:
-            _setns(target)
-        finally:
-            os.close(target)
+        enter(name)
         try:
             yield
         finally:

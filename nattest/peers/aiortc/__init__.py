@@ -17,7 +17,7 @@ This module is the host side, ``AiortcPeer``: it imports no aiortc.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -26,7 +26,7 @@ from nattest.peers.aiortc.config import CREDENTIAL_ENV
 from nattest.peers.base import PeerKind, PeerLaunch, exit_text, failed_result, log_tail
 
 if TYPE_CHECKING:
-    from nattest.backends.base import Lab
+    from nattest.backends.base import Lab, Process
 
 MODULE = "nattest.peers.aiortc"
 """The module a node runs (``python -m``)."""
@@ -41,6 +41,16 @@ class AiortcPeer(PeerKind):
 
     def command(self, lab: Lab, launch: PeerLaunch) -> tuple[list[str], dict[str, str]]:
         """The agent's argv (no secret in it) and its environment (the TURN password)."""
+        args, env = self.arguments(launch)
+        return lab.python_argv(launch.name, MODULE, *args), env
+
+    def start(self, lab: Lab, launch: PeerLaunch, log: IO[Any]) -> Process:
+        """Warm where the backend can (aiortc already imported): ``Lab.spawn_python``."""
+        args, env = self.arguments(launch)
+        return lab.spawn_python(launch.name, MODULE, args, log=log, env=env)
+
+    def arguments(self, launch: PeerLaunch) -> tuple[list[str], dict[str, str]]:
+        """The agent's arguments (no secret in them) and its environment."""
         args = [
             *("--name", launch.name, "--role", launch.role),
             *("--signaling", launch.signaling_url, "--room", launch.room),
@@ -63,7 +73,7 @@ class AiortcPeer(PeerKind):
                 env["SSL_CERT_FILE"] = launch.turn_cert  # trust the lab's own certificate
         if launch.video_size:
             args += ["--video-size", launch.video_size]
-        return lab.python_argv(launch.name, MODULE, *args), env
+        return args, env
 
     def read_result(self, launch: PeerLaunch, exit_code: int | None) -> PeerResult:
         """The agent's PeerResult JSON; a failed one saying what is wrong with it."""

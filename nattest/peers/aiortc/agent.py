@@ -26,7 +26,15 @@ from nattest.call.result import Candidate, MediaVerdict, PeerResult, StateEvent
 from nattest.call.sdp import check_sdp, parse_candidates
 from nattest.peers.aiortc import collect, ice_adapter
 from nattest.peers.aiortc.config import PeerConfig, rtc_configuration
-from nattest.peers.aiortc.media import EchoProbe, FrameCounter, MediaReady, PatternTrack, ToneTrack
+from nattest.peers.aiortc.media import (
+    DONE_TAG,
+    MEDIA_TAG,
+    EchoProbe,
+    FrameCounter,
+    Handshake,
+    PatternTrack,
+    ToneTrack,
+)
 from nattest.peers.aiortc.signal_client import SignalingClient, SignalingError
 from nattest.peers.aiortc.turn import turn_preflight
 
@@ -37,9 +45,12 @@ Machine = Literal["iceGathering", "iceConnection", "dtls", "connection", "signal
 ECHO_GRACE = 3.0
 """Seconds after the media phase to wait for missing data-channel echoes."""
 CHANNEL_OPEN_TIMEOUT = 5.0
+"""Seconds to wait for the data channel to open once DTLS is up."""
 MEDIA_GRACE = 5.0
 """Seconds past ``duration`` to wait until both peers have decoded audio and video."""
-"""Seconds to wait for the data channel to open once DTLS is up."""
+DONE_GRACE = MEDIA_GRACE + ECHO_GRACE + 1.0
+"""Seconds to wait, once this peer's checks are over, for the other to say its are: the
+other may still be in its media grace and echo wait."""
 TEARDOWN_TIMEOUT = 3.0
 """Seconds allowed for each teardown step."""
 
@@ -61,7 +72,8 @@ class PeerAgent:
         self.probe = EchoProbe(cfg.name)
         self.channel: RTCDataChannel | None = None
         self.channel_open = asyncio.Event()
-        self.ready = MediaReady(cfg.name)
+        self.ready = Handshake(cfg.name, MEDIA_TAG)
+        self.done = Handshake(cfg.name, DONE_TAG)
         self.connected = asyncio.Event()
         self.failed = asyncio.Event()
         self.t_offer: float | None = None
@@ -127,6 +139,7 @@ class PeerAgent:
         self.channel = channel
         self.probe.attach(channel)
         channel.on("message", self.ready.on_message)
+        channel.on("message", self.done.on_message)
         if channel.readyState == "open":
             self.channel_open.set()
         channel.on("open", self.channel_open.set)
@@ -246,6 +259,22 @@ class PeerAgent:
         if self.probe.sent and not self.sig.peer_left.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.probe.done.wait(), ECHO_GRACE)
+        await self._finish()
+
+    async def _finish(self) -> None:
+        """Say "done" and wait until the other side has said it too (or left, or the
+        connection failed): a peer that closed on its own clock could cut off the other's
+        last probe or echo, a race that made cells flaky under load."""
+        if self.channel is None or not self.channel_open.is_set():
+            return
+        self.phase = "waiting for the peer to finish its checks"
+        self.done.tell(self.channel)
+        deadline = time.monotonic() + DONE_GRACE
+        while not (self.done.heard.is_set() or self.sig.peer_left.is_set() or self.failed.is_set()):
+            if time.monotonic() >= deadline:
+                self.warnings.append(f"the peer did not say it was done within {DONE_GRACE:g} s")
+                return
+            await asyncio.sleep(0.01)
 
     async def _call(self) -> None:
         deadline = self.t0 + self.cfg.connect_timeout
@@ -378,7 +407,14 @@ class PeerAgent:
                 reason=str(exc),
             )
         reason: str | None = None
-        limit = self.cfg.connect_timeout + self.cfg.duration + CHANNEL_OPEN_TIMEOUT + ECHO_GRACE
+        limit = (
+            self.cfg.connect_timeout
+            + self.cfg.duration
+            + CHANNEL_OPEN_TIMEOUT
+            + MEDIA_GRACE
+            + ECHO_GRACE
+            + DONE_GRACE
+        )
         try:
             await asyncio.wait_for(self._call(), limit)
         except (CallFailed, SignalingError) as exc:

@@ -8,6 +8,8 @@ data-channel echo probe.
 * ``FrameCounter``: reads a received track with ``recv()`` and counts decoded frames.
 * ``EchoProbe``: sends text and binary (JSON-encoded bytes) messages on the data channel,
   echoes the other side's, and counts its own that came back intact.
+* ``Handshake``: a control message each way (media seen; checks done) that orders the end
+  of a call.
 """
 
 from __future__ import annotations
@@ -222,29 +224,39 @@ class EchoProbe:
 
 MEDIA_TAG = "nattest-media"
 """Data-channel control message: "I have decoded audio and video frames"."""
+DONE_TAG = "nattest-done"
+"""Data-channel control message: "my checks are over (media seen, my probes echoed or given
+up on); I send nothing more that needs an answer"."""
 
 
-class MediaReady:
-    """The end-of-call handshake: each peer tells the other once it has decoded audio and
-    video, and stays until it has heard the same (so neither leaves before media flowed)."""
+class Handshake:
+    """One control message each way over the data channel: a peer says its part once
+    (``tell``) and notices the other's (``heard``).
 
-    def __init__(self, name: str) -> None:
+    Two are used: ``MEDIA_TAG`` (neither leaves before both decoded media) and ``DONE_TAG``
+    (neither closes before both finished their checks, so no probe or echo is in flight
+    when the call ends)."""
+
+    def __init__(self, name: str, tag: str) -> None:
         self.name = name
         """This peer's name (the message's `from`)."""
+        self.tag = tag
+        """Which message this is."""
         self.heard = asyncio.Event()
-        """Set when the other peer said it has decoded both kinds."""
+        """Set when the other peer said it."""
         self.told = False
-        """Whether this peer has said so."""
+        """Whether this peer has said it."""
 
     def tell(self, channel: RTCDataChannel) -> None:
         """Say it, once."""
         if not self.told:
-            channel.send(json.dumps({"tag": MEDIA_TAG, "from": self.name}))
+            channel.send(json.dumps({"tag": self.tag, "from": self.name}))
             self.told = True
 
     def on_message(self, data: str | bytes) -> None:
         """Data-channel message handler: notice the other peer's message."""
-        if isinstance(data, str) and MEDIA_TAG in data:
+        if isinstance(data, str) and self.tag in data:
             with contextlib.suppress(ValueError):
-                if json.loads(data).get("tag") == MEDIA_TAG:
+                msg = json.loads(data)
+                if msg.get("tag") == self.tag and msg.get("from") != self.name:
                     self.heard.set()
