@@ -14,7 +14,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from functools import wraps
+from functools import partial, wraps
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -297,6 +297,12 @@ def call(
 @click.option("--json", "json_file", type=click.Path(dir_okay=False), help="Every CallResult.")
 @click.option("--junit", "junit_file", type=click.Path(dir_okay=False), help="JUnit XML.")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False), help="HTML report.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Deviations fail the run too (a working call on another pair than a standard "
+    "agent selects, e.g. a relay while a direct pair succeeded).",
+)
 @peer_kind_options
 @backend_option
 @handle_errors
@@ -307,9 +313,14 @@ def matrix(
     json_file: str | None,
     junit_file: str | None,
     html_file: str | None,
+    strict: bool,
     **options: Any,
 ) -> None:
-    """Run the connectivity matrix: one real call per cell, judged against the table."""
+    """Run the connectivity matrix: one real call per cell, judged against the table.
+
+    Each cell is as expected (✔), a deviation (~: works, but not the pair a standard agent
+    selects) or differs (✘). Exit code 1 when a cell differs (with --strict, also when one
+    deviates), 2 for usage errors."""
     from nattest.lab import terminate_as_interrupt
     from nattest.matrix.run import MatrixOptions, plan_cells, run_matrix
     from nattest.report import print_report, write_html, write_json, write_junit
@@ -326,17 +337,17 @@ def matrix(
     )
     with matrix_progress(err, len(cells)) as on_done, terminate_as_interrupt():
         result = run_matrix(cells, opts, table, on_done)
-    print_report(out, result)
+    print_report(out, result, strict)
     for path, write in (
         (json_file, write_json),
-        (junit_file, write_junit),
+        (junit_file, partial(write_junit, strict=strict)),
         (html_file, write_html),
     ):
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
             write(result, path)
             out.print(f"wrote {escape(path)}")
-    sys.exit(0 if result.counts().get("ok", 0) == len(result.cells) else 1)
+    sys.exit(1 if result.failures(strict) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,7 +5,9 @@
         ...
 
 Options (group `nattest`, with ini fallbacks): `--nattest-keep-lab`, `--nattest-backend`
-(default: $NATTEST_BACKEND, else netns). Labs get unique names per xdist worker and are
+(default: $NATTEST_BACKEND, else netns), `--nattest-strict` (a matrix cell that deviates,
+working on another pair than a standard agent selects, fails instead of warning:
+``judge_cell``). Labs get unique names per xdist worker and are
 always torn down (unless kept), then checked for leftovers: a namespace, link, container,
 process or folder of the lab still there fails the test. A test that cannot run here (no
 root, no such backend) fails with the reason: a lab scenario never passes empty.
@@ -16,7 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -24,6 +26,9 @@ from nattest.backends.base import Lab
 from nattest.call.result import CallResult
 from nattest.model.load import load_topology
 from nattest.model.topology import Topology
+
+if TYPE_CHECKING:
+    from nattest.matrix.verdict import MatrixCell
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -40,7 +45,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="how labs are realised (default: $NATTEST_BACKEND, else netns; "
         "`nattest plugins` lists the backends)",
     )
+    group.addoption(
+        "--nattest-strict",
+        action="store_true",
+        default=None,
+        help="matrix cells that deviate (work, but not on the pair a standard agent selects) "
+        "fail instead of warning",
+    )
     parser.addini("nattest_keep_lab", "leave labs up after tests", type="bool", default=False)
+    parser.addini("nattest_strict", "deviating matrix cells fail", type="bool", default=False)
     parser.addini("nattest_backend", "lab backend (default: $NATTEST_BACKEND, else netns)")
 
 
@@ -148,6 +161,31 @@ def nattest_call(nattest_lab: Callable[..., Lab]) -> Callable[..., CallResult]:
             lab.down()
 
     return call
+
+
+class NattestDeviation(UserWarning):
+    """A matrix cell works, but its stack selected another pair than a standard agent."""
+
+
+@pytest.fixture
+def nattest_strict(request: pytest.FixtureRequest) -> bool:
+    """Whether deviations fail (`--nattest-strict` / ini `nattest_strict`)."""
+    return bool(_opt(request.config, "strict"))
+
+
+def judge_cell(cell: MatrixCell, strict: bool = False, details: str = "") -> None:
+    """The pytest form of a cell's verdict: pass when as expected; warn (NattestDeviation)
+    on a deviation, or fail when `strict`; fail when it differs. `details` goes under the
+    reason of a failure."""
+    import warnings
+
+    if cell.ok:
+        return
+    message = f"{cell.verdict}: {cell.id}: {cell.why}"
+    if cell.deviation and not strict:
+        warnings.warn(NattestDeviation(message), stacklevel=2)
+        return
+    pytest.fail(message + (f"\n{details}" if details else ""), pytrace=False)
 
 
 def describe(call: CallResult) -> str:

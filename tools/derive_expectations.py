@@ -80,7 +80,9 @@ def render() -> str:
         for b in CONFIGS:
             c = cell(a, b)
             pairs = ", ".join(c["pair"])  # type: ignore[arg-type]
-            extra = f", rfc_pair: {c['rfc_pair']}" if "rfc_pair" in c else ""
+            extra = ""
+            if "rfc_pair" in c:
+                extra = f", rfc_pair: {c['rfc_pair']}, deviation_rule: first-success"
             lines.append(
                 f"  {a}--{b}--all: {{connect: true, path: {c['path']}, pair: [{pairs}], "
                 f"protocol: {c['protocol']}, rule: {c['rule']}, basis: aioice, "

@@ -67,7 +67,11 @@ class Expectation(Model):
     confirmed: bool = False
     """True once a real run of the matrix agreed with this entry."""
     rfc_pair: str | None = None
-    """The pair RFC 8445 prescribes, where aiortc is expected to end elsewhere."""
+    """The pair a standard agent selects (RFC 8445 regular nomination, libwebrtc) where
+    this stack may end elsewhere; a call on another listed pair is a *deviation*."""
+    deviation_rule: str | None = None
+    """Id of the rule naming the stack behaviour behind such a deviation (`first-success`);
+    a table must give one wherever it gives `rfc_pair`."""
     note: str | None = None
     """Anything a reader of a failing cell should know."""
 
@@ -106,6 +110,10 @@ class Expectation(Model):
             raise ValueError("`protocol` is for cells whose pairs include a relay")
         if len(set(self.pair)) != len(self.pair):
             raise ValueError("repeated pair")
+        if self.deviation_rule is not None and self.rfc_pair is None:
+            raise ValueError("`deviation_rule` needs the `rfc_pair` it departs from")
+        if self.rfc_pair is not None and self.rfc_pair not in self.pair:
+            raise ValueError(f"rfc_pair {self.rfc_pair} is not one of the listed pairs")
         return self
 
     @property
@@ -158,6 +166,19 @@ class Expectation(Model):
                 seen = ", ".join(sorted(used)) or "unknown"
                 return False, f"expected the relay leg over {self.protocol}, got {seen} ({got})"
         return True, ""
+
+    def deviation(self, call: CallResult, kind: str = "this stack") -> str | None:
+        """For a call that `matches`: None when it selected what a standard agent selects,
+        else what `kind` did instead, the standard pair and the rule naming why."""
+        pair = call.selected_pair
+        if self.rfc_pair is None or pair is None or pair.short() == self.rfc_pair:
+            return None
+        got = pair.short()
+        carried = "a relayed pair" if path_of(got) == "relay" else "another pair"
+        return (
+            f"{kind} selected {got}, {carried}, although a direct pair succeeded; a standard "
+            f"agent (RFC 8445, libwebrtc) selects {self.rfc_pair} (rule {self.deviation_rule})"
+        )
 
 
 def valid_text(call: CallResult) -> str:
@@ -293,12 +314,20 @@ def _check_table(table: Expectations, source: str, keys: list[str]) -> None:
                     f"unknown {role} configuration {name!r} (expected one of "
                     f"{', '.join(table.configs)})",
                 )
-        if e.rule not in table.rules:
+        if e.rfc_pair is not None and e.deviation_rule is None:
             raise ExpectationsError(
                 source,
-                f"cells.{key}.rule",
-                f"unknown rule {e.rule!r} (expected one of {', '.join(table.rules)})",
+                f"cells.{key}",
+                "a cell with `rfc_pair` needs `deviation_rule`: the rule naming why this "
+                "stack may select another pair",
             )
+        for field, rule in (("rule", e.rule), ("deviation_rule", e.deviation_rule)):
+            if rule is not None and rule not in table.rules:
+                raise ExpectationsError(
+                    source,
+                    f"cells.{key}.{field}",
+                    f"unknown rule {rule!r} (expected one of {', '.join(table.rules)})",
+                )
     for a in table.configs:
         for b in table.configs:
             if cell_id(a, b) not in keys:

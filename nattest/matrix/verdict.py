@@ -14,9 +14,9 @@ import platform
 import socket
 from datetime import datetime
 from importlib import metadata
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, computed_field, model_validator
 
 from nattest.call.result import CallResult, PeerResult, Policy, Transport
 from nattest.matrix.cells import cell_id
@@ -26,8 +26,13 @@ from nattest.model.base import Model
 TIMING_KEYS = ("lab_setup", "gathering", "connecting", "media", "total")
 """Keys of `MatrixCell.timings`, in the order reports show them."""
 
-Status = Literal["ok", "mismatch", "error", "missing"]
-"""ok: as expected; mismatch: differs; error: the lab or call could not run; missing: no data."""
+Status = Literal["ok", "deviation", "mismatch", "error", "missing"]
+"""ok: as expected; deviation: works, but the stack selected another pair than a standard
+agent; mismatch: differs; error: the lab or call could not run; missing: no data."""
+Verdict = Literal["as expected", "deviation", "differs"]
+"""The three verdicts reports show: mismatch, error and missing all *differ*."""
+VERDICTS: tuple[Verdict, ...] = ("as expected", "deviation", "differs")
+STATUSES: tuple[Status, ...] = ("ok", "deviation", "mismatch", "error", "missing")
 
 
 class MachineInfo(Model):
@@ -87,9 +92,14 @@ class MatrixCell(Model):
     error: str | None = None
     """Why the cell could not run (lab failed to build, peer crashed), in network words."""
     ok: bool = False
-    """The call did what the expectation says and media flowed."""
+    """As expected: the call did what the expectation says, media flowed, and it selected
+    the pair a standard agent selects."""
+    deviation: bool = False
+    """Connected, media flowed, the path is right, but this stack selected another pair than
+    a standard agent (RFC 8445, libwebrtc) would, e.g. a relay while a direct pair
+    succeeded; `why` says which pair and names the rule."""
     why: str = ""
-    """Why the cell is not ok (empty when it is)."""
+    """Why the cell is not as expected (empty when it is)."""
     timings: dict[str, float] = Field(default_factory=dict)
     """Seconds per phase: lab_setup, gathering, connecting, media, total."""
     lab: str | None = None
@@ -102,12 +112,34 @@ class MatrixCell(Model):
 
     @property
     def status(self) -> Status:
-        """ok, mismatch, error or missing."""
+        """ok, deviation, mismatch, error or missing."""
         if self.ok:
             return "ok"
+        if self.deviation:
+            return "deviation"
         if self.error is not None:
             return "error"
         return "missing" if self.result is None else "mismatch"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derived_fields(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "verdict" in data:  # written for readers, derived here
+            data = {k: v for k, v in data.items() if k != "verdict"}
+        return data
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def verdict(self) -> Verdict:
+        """as expected, deviation or differs (also in the JSON, for machines)."""
+        status = self.status
+        return (
+            "as expected" if status == "ok" else "deviation" if status == "deviation" else "differs"
+        )
+
+    def passed(self, strict: bool = False) -> bool:
+        """As expected, or a deviation unless `strict`."""
+        return self.ok or (self.deviation and not strict)
 
     @property
     def observed(self) -> str:
@@ -144,8 +176,9 @@ def evaluate(
     timings: dict[str, float] | None = None,
     lab: str | None = None,
 ) -> MatrixCell:
-    """A MatrixCell with its verdict: the expectation matches and, if connected, media flowed."""
-    ok, why = False, ""
+    """A MatrixCell with its verdict: as expected when the expectation matches, media flowed
+    (if connected) and the standard pair was selected; a deviation when only the last fails."""
+    ok, deviation, why = False, False, ""
     if error is not None:
         why = f"lab error: {error}"
     elif result is None:
@@ -157,6 +190,8 @@ def evaluate(
             ok = False
             problems = "; ".join(map(_media_problem, bad))
             why = f"connected as expected, but media did not flow: {problems}"
+        if ok and (departs := expectation.deviation(result, result.caller.kind)) is not None:
+            ok, deviation, why = False, True, departs
     if timings is None:
         timings = call_timings(result) if result is not None else {}
     return MatrixCell(
@@ -168,6 +203,7 @@ def evaluate(
         result=result,
         error=error,
         ok=ok,
+        deviation=deviation,
         why=why,
         timings=timings,
         lab=lab,
@@ -263,24 +299,36 @@ class MatrixResult(Model):
         return [c for c in self.cells if c.policy == "relay"]
 
     def not_ok(self) -> list[MatrixCell]:
-        """Cells that differ from their expectation or could not run."""
+        """Cells that are not as expected (deviations included)."""
         return [c for c in self.cells if not c.ok]
+
+    def failures(self, strict: bool = False) -> list[MatrixCell]:
+        """Cells that fail the run: those that differ, and deviations too when `strict`."""
+        return [c for c in self.cells if not c.passed(strict)]
 
     def counts(self) -> dict[Status, int]:
         """Number of cells per status."""
-        out: dict[Status, int] = {"ok": 0, "mismatch": 0, "error": 0, "missing": 0}
+        out: dict[Status, int] = dict.fromkeys(STATUSES, 0)
         for c in self.cells:
             out[c.status] += 1
         return out
 
+    def verdict_counts(self) -> dict[Verdict, int]:
+        """Number of cells per verdict."""
+        out: dict[Verdict, int] = dict.fromkeys(VERDICTS, 0)
+        for c in self.cells:
+            out[c.verdict] += 1
+        return out
+
     def summary_line(self) -> str:
-        """`64/67 cells as expected, 2 differ, 1 lab error · 41.2 s`."""
-        n = self.counts()
-        parts = [f"{n['ok']}/{len(self.cells)} cells as expected"]
-        if n["mismatch"]:
-            parts.append(f"{n['mismatch']} differ")
-        if n["error"]:
-            parts.append(f"{n['error']} lab error{'s' if n['error'] > 1 else ''}")
-        if n["missing"]:
-            parts.append(f"{n['missing']} not run")
+        """`59/67 as expected, 7 deviations, 1 differs (1 lab error) · 41.2 s`."""
+        n, v = self.counts(), self.verdict_counts()
+        plural = {"deviation": "deviations", "differs": "differ"}
+        parts = [f"{v['as expected']}/{len(self.cells)} as expected"]
+        for key in ("deviation", "differs"):
+            parts.append(f"{v[key]} {key if v[key] == 1 else plural[key]}")
+        within = [f"{n['error']} lab error{'s' if n['error'] > 1 else ''}"] if n["error"] else []
+        within += [f"{n['missing']} not run"] if n["missing"] else []
+        if within:
+            parts[-1] += f" ({', '.join(within)})"
         return ", ".join(parts) + f" · {self.wall_time:.1f} s"

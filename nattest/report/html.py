@@ -17,72 +17,17 @@ from pathlib import Path
 from nattest.call.result import Candidate, CandidatePair, PeerResult
 from nattest.matrix.verdict import TIMING_KEYS, MatrixCell, MatrixResult, Status
 from nattest.model.configs import CONFIGS, behaviour
-
-_CSS = """
-:root{--ok:#137333;--ok-bg:#e6f4ea;--bad:#c5221f;--bad-bg:#fce8e6;--err:#9a5b00;
---err-bg:#fef3d6;--none:#80868b;--none-bg:#f1f3f4;--line:#dadce0;--ink:#202124;--muted:#5f6368}
-*{box-sizing:border-box}
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--ink);
-margin:0;padding:24px 32px;background:#fff}
-h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 10px}
-h3{font-size:14px;margin:18px 0 8px}h4{font-size:13px;margin:12px 0 6px}
-code,pre,.mono{font-family:ui-monospace,"SFMono-Regular",Menlo,Consolas,monospace;font-size:12px}
-.meta{color:var(--muted);margin:0 0 10px}
-.pill{display:inline-block;border-radius:12px;padding:2px 10px;margin-right:6px;font-weight:600}
-.ok:not(details){background:var(--ok-bg);color:var(--ok)}
-.mismatch:not(details){background:var(--bad-bg);color:var(--bad)}
-.error:not(details){background:var(--err-bg);color:var(--err)}
-.missing:not(details){background:var(--none-bg);color:var(--none)}
-.grid td.relay{box-shadow:inset 4px 0 0 rgba(0,0,0,.18)}
-table{border-collapse:collapse}
-.grid th,.grid td{border:1px solid var(--line);text-align:center;padding:0}
-.grid thead th{padding:6px 8px;font-size:12px;background:#f8f9fa;min-width:118px}
-.grid tbody th{padding:6px 12px;text-align:left;background:#f8f9fa;font-size:12px;
-white-space:nowrap}
-.grid .corner{font-weight:400;color:var(--muted);text-align:left}
-.grid td a{display:block;padding:7px 6px;color:inherit;text-decoration:none;min-height:46px}
-.grid td a:hover{outline:2px solid #1a73e8;outline-offset:-2px}
-.grid .pair{font:600 13px ui-monospace,Menlo,Consolas,monospace;display:block}
-.grid .sub{font-size:11px;opacity:.85;display:block}
-.legend{color:var(--muted);font-size:12px;margin:8px 0}
-.legend .pill{font-weight:400;font-size:11px}
-.tbl{border:1px solid var(--line);font-size:12px;margin:4px 0 8px}
-.tbl th,.tbl td{border-bottom:1px solid var(--line);padding:3px 8px;text-align:left;
-vertical-align:top}
-.tbl th{background:#f8f9fa;font-weight:600}
-.tbl tr.sel td{background:#e8f0fe;font-weight:600}
-.num{text-align:right!important;font-variant-numeric:tabular-nums}
-details.cell{border:1px solid var(--line);border-left:6px solid var(--none);border-radius:4px;
-margin:6px 0;background:#fff}
-details.cell.ok{border-left-color:var(--ok)}details.cell.mismatch{border-left-color:var(--bad)}
-details.cell.error{border-left-color:var(--err)}
-details.cell>summary{cursor:pointer;padding:7px 12px;list-style-position:inside}
-details.cell>summary code{font-weight:600;font-size:13px}
-details.cell[open]>summary{border-bottom:1px solid var(--line);background:#f8f9fa}
-.body{padding:8px 14px 14px}
-.kv{display:grid;grid-template-columns:max-content 1fr;gap:3px 14px;margin:6px 0}
-.kv dt{color:var(--muted)}.kv dd{margin:0}
-.peers{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:0 24px}
-.badge{display:inline-block;padding:0 6px;border-radius:3px;font-size:11px;font-weight:600}
-pre{background:#f8f9fa;border:1px solid var(--line);padding:8px;overflow:auto;max-height:360px;
-margin:4px 0;white-space:pre}
-.muted{color:var(--muted)}.why{color:var(--bad);font-weight:600}
-ul.fails{padding-left:20px}ul.fails li{margin:3px 0}
-footer{margin-top:32px;color:var(--muted);font-size:12px}
-"""
-
-_SCRIPT = """
-function openTarget(){var d=document.getElementById(location.hash.slice(1));
-if(d&&d.tagName==="DETAILS"){d.open=true;}}
-window.addEventListener("hashchange",openTarget);openTarget();
-"""
+from nattest.report.html_assets import CSS as _CSS
+from nattest.report.html_assets import SCRIPT as _SCRIPT
 
 _STATUS_LABEL = {
-    "ok": "as expected",
-    "mismatch": "differs",
-    "error": "lab error",
-    "missing": "not run",
+    "ok": "✔ as expected",
+    "deviation": "~ deviation",
+    "mismatch": "✘ differs",
+    "error": "✘ differs: lab error",
+    "missing": "· not run",
 }
+_SYMBOL = {"ok": "✔", "deviation": "~", "mismatch": "✘", "error": "✘", "missing": "·"}
 _SHORT = {"port-restricted-cone": "port-restricted", "symmetric-then-cone": "symmetric→cone"}
 
 
@@ -112,13 +57,16 @@ def _grid_cell(cell: MatrixCell | None) -> str:
         sub = "expected " + " | ".join(cell.expectation.pair or ["no connection"])
     elif cell.status == "error":
         sub = "lab error"
+    elif cell.status == "deviation":
+        sub = f"standard: {cell.expectation.rfc_pair}"
     else:
         sub = " · ".join(p for p in (cell.path, _ms(cell.timings.get("connecting"))) if p)
     title = f"{cell.id}: {cell.why or 'as expected'}"
     relay = " relay" if cell.path == "relay" else ""
     return (
         f'<td class="{cell.status}{relay}"><a href="#{e(_anchor(cell))}" title="{e(title)}">'
-        f'<span class="pair">{e(cell.observed)}</span><span class="sub">{e(sub)}</span></a></td>'
+        f'<span class="pair">{_SYMBOL[cell.status]} {e(cell.observed)}</span>'
+        f'<span class="sub">{e(sub)}</span></a></td>'
     )
 
 
@@ -279,7 +227,7 @@ def _cell_details(cell: MatrixCell, rules: dict[str, str]) -> str:
     items = [
         ("expected", e(exp.describe())),
         ("observed", e(cell.observed + (f" ({cell.path})" if cell.path else ""))),
-        ("verdict", "as expected" if cell.ok else f"<span class=why>{e(cell.why)}</span>"),
+        ("verdict", _verdict(cell, rules)),
         (
             "rule",
             f"<b>{e(exp.rule)}</b> ({e(exp.basis)}, "
@@ -288,7 +236,7 @@ def _cell_details(cell: MatrixCell, rules: dict[str, str]) -> str:
         ),
     ]
     if exp.rfc_pair:
-        items.append(("RFC 8445 pair", e(exp.rfc_pair)))
+        items.append(("standard pair", e(f"{exp.rfc_pair} (RFC 8445 regular nomination)")))
     if exp.note:
         items.append(("note", e(exp.note)))
     timings = " · ".join(f"{k} {_ms(cell.timings[k])}" for k in TIMING_KEYS if k in cell.timings)
@@ -327,8 +275,20 @@ def _cell_details(cell: MatrixCell, rules: dict[str, str]) -> str:
     )
 
 
+def _verdict(cell: MatrixCell, rules: dict[str, str]) -> str:
+    if cell.ok:
+        return "✔ as expected"
+    if not cell.deviation:
+        return f"<span class=why>✘ differs: {e(cell.why)}</span>"
+    rule = cell.expectation.deviation_rule or ""
+    return (
+        f'<span class="why deviation">~ deviation: {e(cell.why)}</span>'
+        f"<br><b>{e(rule)}</b> (docs/matrix.md#{e(rule)}): {e(rules.get(rule, ''))}"
+    )
+
+
 def _failures(result: MatrixResult) -> str:
-    bad = result.not_ok()
+    bad = sorted(result.not_ok(), key=lambda c: c.status != "deviation")
     if not bad:
         return '<p class="pill ok">Every cell as expected.</p>'
     items = "".join(
@@ -345,24 +305,27 @@ def render_html(result: MatrixResult, rules: dict[str, str] | None = None) -> st
         rules = result.rules
     n = result.counts()
     labels: dict[Status, str] = {
-        "ok": "as expected",
-        "mismatch": "differ",
-        "error": "lab error" if n["error"] == 1 else "lab errors",
-        "missing": "not run",
+        "ok": "✔ as expected",
+        "deviation": "~ deviation" if n["deviation"] == 1 else "~ deviations",
+        "mismatch": "✘ differ" + ("s" if n["mismatch"] == 1 else ""),
+        "error": "✘ lab error" if n["error"] == 1 else "✘ lab errors",
+        "missing": "· not run",
     }
     pills = "".join(
         f'<span class="pill {k}">{n[k]} {label}</span>'
         for k, label in labels.items()
-        if n[k] or k == "ok"
+        if n[k] or k in ("ok", "deviation", "mismatch")
     )
     started = result.started.strftime("%Y-%m-%d %H:%M:%S %Z").strip()
     legend = (
-        '<p class="legend"><span class="pill ok">as expected</span>'
-        '<span class="pill mismatch">differs</span><span class="pill error">lab error</span>'
-        '<span class="pill missing">not run</span> Each cell shows the selected candidate pair '
+        '<p class="legend"><span class="pill ok">✔ as expected</span>'
+        '<span class="pill deviation">~ deviation: works, but this stack selected another '
+        "pair than a standard agent (RFC 8445, libwebrtc) would</span>"
+        '<span class="pill mismatch">✘ differs</span><span class="pill error">✘ lab error</span>'
+        '<span class="pill missing">· not run</span> Each cell shows the selected candidate pair '
         "from the caller's point of view (local type ↔ remote type, as libwebrtc's getStats), "
-        "then the path and the time to connect; a dark left edge marks a relayed call. "
-        "Click a cell for its details.</p>"
+        "then the path and the time to connect (for a deviation, the standard pair); a dark "
+        "left edge marks a relayed call. Click a cell for its details.</p>"
     )
     groups: dict[str, list[MatrixCell]] = {}
     for c in result.cells:
@@ -380,7 +343,7 @@ def render_html(result: MatrixResult, rules: dict[str, str] | None = None) -> st
         f'<p class="meta">started {e(started)} · wall time {result.wall_time:.1f} s · '
         f"{e(result.machine.label())}</p><div>{pills}</div></header>"
         f"<h2>Matrix</h2>{_grid(result)}{_relay_grid(result)}{legend}"
-        f"{_configs_legend(result)}<h2>Differences</h2>{_failures(result)}"
+        f"{_configs_legend(result)}<h2>Not as expected</h2>{_failures(result)}"
         f"<h2>Cells</h2>{cells}"
         "<footer>Generated by nattest. Pairs: host, srflx, prflx, relay (RFC 8445 5.1.1); "
         "NAT behaviour: RFC 4787 mapping × filtering. The reasoning behind every expectation "

@@ -7,10 +7,17 @@ actions and Jenkins read)::
       <testsuite name="nattest.matrix" tests= failures= errors= skipped= time= timestamp= hostname=>
         <properties><property name= value=/>...</properties>
         <testcase classname="nattest.matrix" name="<cell id>" time=>
+          <properties><property name="verdict" value="as expected|deviation|differs"/>
+            <property name="selected_pair" value=.../></properties>
           <failure message="<why>" type="ExpectationMismatch">why + call summary</failure>
+          | <failure message="<why>" type="Deviation">...</failure>   (strict only)
           | <error message="<error>" type="LabError">...</error>
           | <skipped message="not run"/>
+          <system-out>verdict, why, expected, observed, timings, the call</system-out>
         </testcase>
+
+Every cell stays a testcase with its id as name. A deviation passes (its verdict is in the
+properties and system-out) unless the run is strict, where it is a failure.
       </testsuite>
     </testsuites>
 """
@@ -48,7 +55,7 @@ def _cell_time(cell: MatrixCell) -> float:
 def _details(cell: MatrixCell) -> str:
     exp = cell.expectation
     lines = [
-        cell.why,
+        cell.why or "as expected",
         "",
         f"expected: {exp.describe()} (rule {exp.rule}, basis {exp.basis}, "
         f"{'confirmed' if exp.confirmed else 'not yet confirmed by a real run'})",
@@ -61,12 +68,18 @@ def _details(cell: MatrixCell) -> str:
     return "\n".join(lines)
 
 
-def _testcase(cell: MatrixCell) -> ET.Element:
+def _testcase(cell: MatrixCell, strict: bool) -> ET.Element:
     case = ET.Element(
         "testcase", classname=CLASSNAME, name=cell.id, time=_seconds(_cell_time(cell))
     )
+    props = ET.SubElement(case, "properties")
+    ET.SubElement(props, "property", name="verdict", value=cell.verdict)
+    ET.SubElement(props, "property", name="selected_pair", value=_clean(cell.observed))
     status = cell.status
-    if status == "mismatch":
+    if status == "deviation" and strict:
+        failure = ET.SubElement(case, "failure", message=_clean(cell.why), type="Deviation")
+        failure.text = _clean(_details(cell))
+    elif status == "mismatch":
         failure = ET.SubElement(
             case, "failure", message=_clean(cell.why), type="ExpectationMismatch"
         )
@@ -76,14 +89,17 @@ def _testcase(cell: MatrixCell) -> ET.Element:
         error.text = _clean(_details(cell))
     elif status == "missing":
         ET.SubElement(case, "skipped", message="not run")
+    out = ET.SubElement(case, "system-out")
+    out.text = _clean(f"verdict: {cell.verdict}\n" + _details(cell))
     return case
 
 
-def junit_element(result: MatrixResult) -> ET.Element:
-    """The `<testsuites>` element of a matrix run."""
+def junit_element(result: MatrixResult, strict: bool = False) -> ET.Element:
+    """The `<testsuites>` element of a matrix run (`strict`: deviations are failures)."""
     counts = result.counts()
     tests = str(len(result.cells))
-    failures, errors = str(counts["mismatch"]), str(counts["error"])
+    failed = counts["mismatch"] + (counts["deviation"] if strict else 0)
+    failures, errors = str(failed), str(counts["error"])
     time = _seconds(result.wall_time)
     root = ET.Element(
         "testsuites", name="nattest", tests=tests, failures=failures, errors=errors, time=time
@@ -106,21 +122,23 @@ def junit_element(result: MatrixResult) -> ET.Element:
     for key, value in machine.items():
         if value:
             ET.SubElement(props, "property", name=key, value=value)
+    ET.SubElement(props, "property", name="strict", value=str(strict).lower())
+    ET.SubElement(props, "property", name="summary", value=result.summary_line())
     for cell in result.cells:
-        suite.append(_testcase(cell))
+        suite.append(_testcase(cell, strict))
     return root
 
 
-def junit_xml(result: MatrixResult) -> str:
+def junit_xml(result: MatrixResult, strict: bool = False) -> str:
     """JUnit XML text of a matrix run (UTF-8 declaration included)."""
-    root = junit_element(result)
+    root = junit_element(result, strict)
     ET.indent(root)
     body = ET.tostring(root, encoding="unicode")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
 
 
-def write_junit(result: MatrixResult, path: str | Path) -> Path:
+def write_junit(result: MatrixResult, path: str | Path, strict: bool = False) -> Path:
     """Write the JUnit XML file; returns its path."""
     p = Path(path)
-    p.write_text(junit_xml(result), encoding="utf-8")
+    p.write_text(junit_xml(result, strict), encoding="utf-8")
     return p

@@ -1,4 +1,5 @@
-"""The matrix's live progress bar (stderr): cells done, failures, the last cell's pair."""
+"""The matrix's live progress bar (stderr): cells done, deviations and cells that differ,
+the last cell's verdict and pair."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -16,29 +18,37 @@ from rich.progress import (
 )
 
 from nattest.matrix.verdict import MatrixCell
+from nattest.report.terminal import SYMBOLS
 
 
 @contextlib.contextmanager
 def matrix_progress(console: Console, total: int) -> Iterator[Callable[[MatrixCell], None]]:
     """A bar for `total` cells; yields the callback to call as each cell finishes."""
-    failed = 0
+    counts = {"deviation": 0, "differs": 0}
     with Progress(
         SpinnerColumn(),
         TextColumn("[bold]matrix[/]"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("[red]{task.fields[failed]} failed[/]"),
+        TextColumn("[dark_orange]~{task.fields[deviation]}[/] [red]✘{task.fields[differs]}[/]"),
         TimeElapsedColumn(),
         TextColumn("{task.fields[last]}"),
         console=console,
         transient=False,
     ) as progress:
-        task = progress.add_task("cells", total=total, failed=0, last="")
+        task = progress.add_task("cells", total=total, last="", deviation=0, differs=0)
 
         def done(cell: MatrixCell) -> None:
-            nonlocal failed
-            failed += 0 if cell.ok else 1
-            progress.update(task, advance=1, failed=failed, last=f"{cell.id}: {cell.observed}")
+            if cell.verdict in counts:
+                counts[cell.verdict] += 1
+            last = f"{SYMBOLS[cell.status]} {cell.id}: {cell.observed}"
+            progress.update(
+                task,
+                advance=1,
+                last=escape(last),
+                deviation=counts["deviation"],
+                differs=counts["differs"],
+            )
 
         yield done
 

@@ -152,6 +152,7 @@ def test_direct_cells_rfc_pair_and_nominable_set(table: Expectations) -> None:
         assert e.pair == [e.rfc_pair, f"relay↔{y}", f"{x}↔relay", "relay↔relay"], e.id
         assert [p for p in e.pair if path_of(p) == "direct"] == [e.rfc_pair], e.id
         assert (e.basis, e.protocol) == ("aioice", "udp"), e.id
+        assert e.deviation_rule == "first-success", e.id
 
 
 def test_relay_cells(table: Expectations) -> None:
@@ -305,6 +306,19 @@ def test_matches_accepts_the_nominable_pairs(table: Expectations) -> None:
     assert e.matches(call((RELAY_A_TCP, PRFLX_B))) == (True, "")
 
 
+def test_deviation_is_another_listed_pair_than_the_standard_one(table: Expectations) -> None:
+    e = table.get("restricted-cone", "port-restricted-cone")
+    both = [(RELAY_A, SRFLX_B), (SRFLX_A, SRFLX_B)]
+    assert e.deviation(call((SRFLX_A, SRFLX_B), both), "aiortc") is None
+    why = e.deviation(call((RELAY_A, SRFLX_B), both), "aiortc")
+    assert why == (
+        "aiortc selected relay↔srflx, a relayed pair, although a direct pair succeeded; a "
+        "standard agent (RFC 8445, libwebrtc) selects srflx↔srflx (rule first-success)"
+    )
+    relay_cell = table.get("port-restricted-cone", "symmetric")  # no standard pair to miss
+    assert relay_cell.deviation(call((RELAY_A, RELAY_B)), "aiortc") is None
+
+
 def test_matches_direct_cell_needs_a_direct_valid_pair(table: Expectations) -> None:
     # (b) the call connected through a relay and no direct check succeeded.
     e = table.get("restricted-cone", "port-restricted-cone")
@@ -433,6 +447,28 @@ def _write(tmp_path: Path, mutate: Callable[[dict[str, Any]], object]) -> Path:
             lambda d: d["cells"]["open--open--all"].update(rule="magic"),
             "cells.open--open--all.rule",
             "unknown rule 'magic'",
+        ),
+        (
+            lambda d: d["cells"]["open--open--all"].pop("deviation_rule"),
+            "cells.open--open--all",
+            "a cell with `rfc_pair` needs `deviation_rule`",
+        ),
+        (
+            lambda d: d["cells"]["open--open--all"].update(deviation_rule="luck"),
+            "cells.open--open--all.deviation_rule",
+            "unknown rule 'luck'",
+        ),
+        (
+            lambda d: d["cells"]["open--open--all"].update(rfc_pair="srflx↔srflx"),
+            "cells.open--open--all",
+            "rfc_pair srflx↔srflx is not one of the listed pairs",
+        ),
+        (
+            lambda d: d["cells"]["symmetric--symmetric--all"].update(
+                deviation_rule="first-success"
+            ),
+            "cells.symmetric--symmetric--all",
+            "`deviation_rule` needs the `rfc_pair` it departs from",
         ),
         (
             lambda d: d["cells"].pop("symmetric--open--all"),
