@@ -24,7 +24,15 @@ from nattest.call.spec import CallSpec
 from nattest.errors import Cancelled, NattestError, UsageError
 from nattest.lab import build_lab
 from nattest.matrix.expectations import Expectation, Expectations, load_expectations, table_name
-from nattest.matrix.verdict import MachineInfo, MatrixCell, MatrixResult, call_timings, evaluate
+from nattest.matrix.shard import cost
+from nattest.matrix.verdict import (
+    MachineInfo,
+    MatrixCell,
+    MatrixResult,
+    ShardInfo,
+    call_timings,
+    evaluate,
+)
 from nattest.model.configs import check_config, pair_topology
 from nattest.peers import get_peer_kind
 
@@ -132,11 +140,13 @@ def run_matrix(
     opts: MatrixOptions | None = None,
     table: Expectations | None = None,
     on_done: Callable[[MatrixCell], None] | None = None,
+    shard: ShardInfo | None = None,
 ) -> MatrixResult:
-    """Run every cell, `opts.jobs` at a time; `on_done` is called as each finishes.
+    """Run every cell, `opts.jobs` at a time; `on_done` is called as each finishes; `shard`
+    says which part of a larger plan `cells` are (recorded in the result).
 
-    On an interrupt (KeyboardInterrupt, also SIGTERM under ``terminate_as_interrupt``)
-    queued cells are dropped, running ones stopped, every lab torn down; then it re-raises."""
+        On an interrupt (KeyboardInterrupt, also SIGTERM under ``terminate_as_interrupt``)
+        queued cells are dropped, running ones stopped, every lab torn down; then it re-raises."""
     opts = opts or MatrixOptions()
     get_backend(opts.backend).check()  # fail once, not once per cell
     for kind in {opts.caller_kind, opts.callee_kind}:
@@ -150,7 +160,7 @@ def run_matrix(
     try:
         # longest first: a udp-blocked peer waits out aioice's STUN timeout (≈5 s) before
         # it offers or answers; started last, those cells would be the run's tail
-        longest_first = sorted(cells, key=lambda e: -[e.caller, e.callee].count("udp-blocked"))
+        longest_first = sorted(cells, key=lambda e: -cost(e))
         futures = [pool.submit(run_cell, exp, opts, cancel) for exp in longest_first]
         for fut in as_completed(futures):
             cell = fut.result()
@@ -173,6 +183,7 @@ def run_matrix(
         callee_kind=opts.callee_kind,
         table=table_name(opts.caller_kind, opts.callee_kind),
         rules=dict(table.rules),
+        shard=shard,
     )
 
 

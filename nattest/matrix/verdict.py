@@ -250,6 +250,17 @@ def call_timings(call: CallResult, total: float | None = None) -> dict[str, floa
     return {k: round(v, 4) for k, v in out.items()}
 
 
+class ShardInfo(Model):
+    """Which part of a sharded run this is (``nattest matrix --shard K/N``)."""
+
+    index: int
+    """K: this shard, 1-based."""
+    of: int
+    """N: the number of shards."""
+    planned: list[str]
+    """Ids of every cell of the whole (unsharded) plan, in plan order."""
+
+
 class MatrixResult(Model):
     """One run of the matrix."""
 
@@ -271,6 +282,8 @@ class MatrixResult(Model):
     """Name of the expectation table the cells were judged against."""
     rules: dict[str, str] = Field(default_factory=dict)
     """That table's rules (rule id → reasoning), for reports."""
+    shard: ShardInfo | None = None
+    """Set when this run is one shard of a larger plan (`nattest report merge` joins them)."""
 
     def grid_configs(self) -> list[str]:
         """Row/column order: `configs`, else the order configurations appear in the cells."""

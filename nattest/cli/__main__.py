@@ -1,0 +1,5 @@
+"""`python -m nattest.cli`."""
+
+from nattest.cli import main
+
+main()

@@ -1,0 +1,71 @@
+"""`nattest call`: one real call between a topology's two peers."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from nattest.backends import records
+from nattest.cli import main
+from nattest.cli.common import backend_option, handle_errors, out, peer_kind_options
+
+
+@main.command()
+@click.argument("topology", required=False, type=click.Path(dir_okay=False))
+@click.option("--pair", help="CALLER:CALLEE configurations: build the standard two-peer lab.")
+@click.option("--policy", type=click.Choice(["all", "relay"]), default="all", show_default=True)
+@click.option(
+    "--turn-transport",
+    type=click.Choice(["udp", "tcp", "tls"]),
+    default="udp",
+    show_default=True,
+    help="Transport to TURN (a udp-blocked peer always uses tcp).",
+)
+@click.option("--duration", type=float, default=2.0, show_default=True, help="Seconds of media.")
+@click.option("--connect-timeout", type=float, default=10.0, show_default=True)
+@click.option("--json", "json_file", type=click.Path(dir_okay=False), help="Write the CallResult.")
+@click.option("--keep", is_flag=True, help="Leave the lab up afterwards (to poke into it).")
+@click.option("--name", help="Lab name.")
+@peer_kind_options
+@backend_option
+@handle_errors
+def call(
+    topology: str | None,
+    pair: str | None,
+    json_file: str | None,
+    keep: bool,
+    name: str | None,
+    backend: str | None,
+    **spec: Any,
+) -> None:
+    """Run one real call between the topology's two peers and print what happened."""
+    from nattest.backends import get_backend
+    from nattest.call.run import peer_kinds, run_call, save_call
+    from nattest.call.spec import CallSpec, call_topology
+    from nattest.lab import open_lab
+    from nattest.report.call import summary
+
+    topo = call_topology(topology, pair)
+    call_spec = CallSpec(**spec)
+    peer_kinds(call_spec)  # usage errors before anything is built
+    get_backend(backend)
+    with open_lab(
+        topo,
+        records.check_lab_name(name) if name else None,
+        keep=keep,
+        backend=backend,
+        source=topology or "",
+    ) as lab:
+        result = run_call(lab, call_spec)
+        if keep:
+            out.print(
+                f"lab [bold]{lab.name}[/] kept: nattest exec {lab.name} <node> -- ... ; "
+                f"nattest down {lab.name}"
+            )
+    click.echo(summary(result))
+    if json_file:
+        save_call(result, Path(json_file))
+    sys.exit(0 if result.connected and result.media_ok else 1)

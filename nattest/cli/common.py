@@ -1,0 +1,58 @@
+"""What every command shares: the consoles, error handling, common options."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.markup import escape
+
+from nattest.errors import NattestError
+
+F = TypeVar("F", bound=Callable[..., Any])
+out = Console()
+err = Console(stderr=True)
+
+
+def handle_errors(fn: F) -> F:
+    """Turn NattestError into `error: ...` and its exit code; no traceback."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except NattestError as e:
+            # the message is text, not markup: `[alice] ...` must print as it is
+            err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True)
+            sys.exit(e.exit_code)
+        except KeyboardInterrupt:
+            err.print("interrupted: lab torn down")
+            sys.exit(130)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def backend_option(fn: F) -> F:
+    """`--backend NAME` (default: $NATTEST_BACKEND, else netns)."""
+    return click.option(
+        "--backend",
+        envvar="NATTEST_BACKEND",
+        help="How the lab is built (default: netns); `nattest plugins` lists the backends.",
+    )(fn)
+
+
+def peer_kind_options(fn: F) -> F:
+    """`--caller KIND` and `--callee KIND`: the peer kind of each side."""
+    for side in ("callee", "caller"):
+        fn = click.option(
+            f"--{side}",
+            f"{side}_kind",
+            default="aiortc",
+            show_default=True,
+            help=f"Peer kind of the {side}; `nattest plugins` lists them.",
+        )(fn)
+    return fn
