@@ -40,6 +40,10 @@ def build_lab(
     Without `name`, a unique one is made from `stem` (default: the topology's name)."""
     impl = get_backend(backend)
     impl.check()
+    if services and topology.server_with("signaling") is not None:
+        from nattest.services.start import SIGNALING_MODULE
+
+        impl.warm([SIGNALING_MODULE])  # its import overlaps building the network
     if name is not None:
         lab = impl.up(topology, records.check_lab_name(name), source=source)
     else:

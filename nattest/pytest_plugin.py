@@ -140,7 +140,9 @@ def nattest_lab(request: pytest.FixtureRequest) -> Iterator[Callable[..., Lab]]:
 
 
 @pytest.fixture
-def nattest_call(nattest_lab: Callable[..., Lab]) -> Callable[..., CallResult]:
+def nattest_call(
+    nattest_lab: Callable[..., Lab], request: pytest.FixtureRequest
+) -> Callable[..., CallResult]:
     """A factory: `nattest_call(topology_or_path, policy=..., turn_transport=..., ...)`.
 
     Builds the lab, runs one real call between its peers, tears the lab down, returns
@@ -148,12 +150,14 @@ def nattest_call(nattest_lab: Callable[..., Lab]) -> Callable[..., CallResult]:
     `caller_kind="aiortc"`); a peer behind a UDP-blocking firewall gets TURN over TCP
     unless `peer_transports` says otherwise.
     """
-    from nattest.call.run import peer_kinds, run_call
+    from nattest.call.run import peer_kinds, run_call, warm_peers
     from nattest.call.spec import CallSpec
+
+    backend = _backend(request.config)
 
     def call(topology: Topology | str | Path, **spec: Any) -> CallResult:
         call_spec = CallSpec(**spec)
-        peer_kinds(call_spec)  # an unknown kind fails before a lab is built
+        warm_peers(peer_kinds(call_spec), backend)  # an unknown kind fails before a lab
         lab = nattest_lab(topology)
         try:
             return run_call(lab, call_spec)

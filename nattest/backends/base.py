@@ -23,6 +23,7 @@ from __future__ import annotations
 import socket
 import subprocess
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -161,6 +162,12 @@ class Backend(ABC):
     def check(self) -> None:
         """Raise UsageError saying what to do when this backend cannot run here."""
         return None  # usable everywhere unless a backend says otherwise
+
+    def warm(self, modules: Sequence[str]) -> None:
+        """A hint: these nattest modules will soon run in this backend's nodes
+        (``Lab.spawn_python``). A backend that starts Python warm may import them now, in
+        the background; the default does nothing."""
+        return None
 
     @abstractmethod
     def up(self, topology: Topology, name: str, *, source: str = "") -> Lab:

@@ -13,6 +13,7 @@ import time
 import uuid
 from pathlib import Path
 
+from nattest.backends import get_backend
 from nattest.backends.base import Lab, Process
 from nattest.call.merge import merge_call
 from nattest.call.result import CallResult, Role
@@ -49,6 +50,12 @@ def peer_kinds(spec: CallSpec) -> dict[Role, PeerKind]:
     for kind in kinds.values():
         kind.check()
     return kinds
+
+
+def warm_peers(kinds: dict[Role, PeerKind], backend: str | None = None) -> None:
+    """Tell the backend which modules the peers will run, before the lab is built (a
+    backend that starts Python warm imports them meanwhile)."""
+    get_backend(backend).warm(sorted({m for kind in kinds.values() for m in kind.python_modules}))
 
 
 def launch_for(
@@ -149,4 +156,4 @@ def save_call(call: CallResult, path: Path) -> None:
         raise LabError(f"cannot write {path}: {e.strerror}") from e
 
 
-__all__ = ["CallSpec", "launch_for", "peer_kinds", "run_call", "save_call"]
+__all__ = ["CallSpec", "launch_for", "peer_kinds", "run_call", "save_call", "warm_peers"]

@@ -42,16 +42,14 @@ def call(
     **spec: Any,
 ) -> None:
     """Run one real call between the topology's two peers and print what happened."""
-    from nattest.backends import get_backend
-    from nattest.call.run import peer_kinds, run_call, save_call
+    from nattest.call.run import peer_kinds, run_call, save_call, warm_peers
     from nattest.call.spec import CallSpec, call_topology
     from nattest.lab import open_lab
     from nattest.report.call import summary
 
     topo = call_topology(topology, pair)
     call_spec = CallSpec(**spec)
-    peer_kinds(call_spec)  # usage errors before anything is built
-    get_backend(backend)
+    warm_peers(peer_kinds(call_spec), backend)  # usage errors before anything is built
     with open_lab(
         topo,
         records.check_lab_name(name) if name else None,

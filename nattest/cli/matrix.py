@@ -36,7 +36,13 @@ def strict_option(fn: F) -> F:
     show_default=True,
     help="all: every ordered pair; relay: the relay-only row (udp, tcp, tls).",
 )
-@click.option("--jobs", type=int, default=8, show_default=True, help="Cells running at once.")
+@click.option(
+    "--jobs",
+    type=int,
+    default=12,
+    show_default=True,
+    help="Cells running at once (each mostly waits on its peers).",
+)
 @click.option(
     "--duration",
     type=float,

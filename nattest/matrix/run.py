@@ -35,6 +35,7 @@ from nattest.matrix.verdict import (
 )
 from nattest.model.configs import check_config, pair_topology
 from nattest.peers import get_peer_kind
+from nattest.services.start import SIGNALING_MODULE
 
 LAB_STEM = "mx"
 """Stem of the cells' lab names (`mx-k3f9a`)."""
@@ -49,8 +50,9 @@ class MatrixOptions:
     connect_timeout: float = 20.0
     """Seconds from a peer's start to connected. A UDP-blocked peer's gathering waits out
     aioice's STUN timeout (≈5 s), and with two of them the answer comes ≈10 s in."""
-    jobs: int = 8
-    """Cells running at once."""
+    jobs: int = 12
+    """Cells running at once: a cell mostly waits (on its peers, on a udp-blocked peer's STUN
+    timeout), so more cells than cores keep the cores busy."""
     video_size: str | None = "320x240"
     """Synthetic video per call: smaller than the peer's 640x480 default, because 67 calls
     encode and decode VP8 on two cores; the path and the media verdicts are the same."""
@@ -119,7 +121,7 @@ def run_cell(
         lab = build_lab(topology, stem=LAB_STEM, backend=opts.backend)
     except NattestError as e:
         return evaluate(exp, error=str(e))
-    setup = time.perf_counter() - t0
+    t_setup = time.perf_counter()
     try:
         if cancel.is_set():
             raise Cancelled(f"cell {exp.id} cancelled")
@@ -129,9 +131,15 @@ def run_cell(
     except NattestError as e:
         return evaluate(exp, error=str(e), lab=lab.name)
     finally:
+        t_call = time.perf_counter()
         lab.down()
-    timings = call_timings(result, total=time.perf_counter() - t0)
-    timings["lab_setup"] = round(setup, 4)
+    t_end = time.perf_counter()
+    timings = call_timings(result, total=t_end - t0)
+    timings.update(
+        lab_setup=round(t_setup - t0, 4),
+        call=round(t_call - t_setup, 4),
+        teardown=round(t_end - t_call, 4),
+    )
     return evaluate(exp, result, timings=timings, lab=lab.name)
 
 
@@ -148,9 +156,12 @@ def run_matrix(
         On an interrupt (KeyboardInterrupt, also SIGTERM under ``terminate_as_interrupt``)
         queued cells are dropped, running ones stopped, every lab torn down; then it re-raises."""
     opts = opts or MatrixOptions()
-    get_backend(opts.backend).check()  # fail once, not once per cell
-    for kind in {opts.caller_kind, opts.callee_kind}:
-        get_peer_kind(kind).check()
+    backend = get_backend(opts.backend)
+    backend.check()  # fail once, not once per cell
+    kinds = {get_peer_kind(kind) for kind in (opts.caller_kind, opts.callee_kind)}
+    for kind in kinds:
+        kind.check()
+    backend.warm(sorted({SIGNALING_MODULE, *(m for k in kinds for m in k.python_modules)}))
     table = table or opts.table()
     started = datetime.now(UTC)
     t0 = time.perf_counter()

@@ -1,10 +1,11 @@
 """The verdicts of a matrix run: one MatrixCell per call, a MatrixResult for the run.
 
-``evaluate()`` is the one place that decides whether a cell is as expected. Pure data with
-JSON round-trips (``MatrixResult.model_validate_json(text)``); field names are camelCase in
-JSON, like the CallResults they carry (webrtc-internals style); the ``timings`` keys are
-``lab_setup``, ``gathering``, ``connecting``, ``media``, ``total`` (seconds). Renderers
-(``nattest.report``) read these and nothing else.
+``evaluate()`` is the one place that decides a cell's verdict: as expected, deviation or
+differs. Pure data with JSON round-trips (``MatrixResult.model_validate_json(text)``); field
+names are camelCase in JSON, like the CallResults they carry (webrtc-internals style); the
+``timings`` keys are ``lab_setup``, ``gathering``, ``connecting``, ``media`` (from the peers'
+timelines), ``call`` (the call's wall time, peer start to exit), ``teardown`` and ``total``
+(seconds). Renderers (``nattest.report``) read these and nothing else.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from nattest.matrix.cells import cell_id
 from nattest.matrix.expectations import Expectation
 from nattest.model.base import Model
 
-TIMING_KEYS = ("lab_setup", "gathering", "connecting", "media", "total")
+TIMING_KEYS = ("lab_setup", "gathering", "connecting", "media", "call", "teardown", "total")
 """Keys of `MatrixCell.timings`, in the order reports show them."""
 
 Status = Literal["ok", "deviation", "mismatch", "error", "missing"]

@@ -71,6 +71,9 @@ class PeerKind(ABC):
     expectations: ClassVar[str]
     """Name of the expectation table that judges this kind in the matrix
     (``nattest/data/expectations/<name>.yaml``)."""
+    python_modules: ClassVar[tuple[str, ...]] = ()
+    """nattest modules this kind starts with ``Lab.spawn_python`` (warmed before a call:
+    ``Backend.warm``)."""
 
     def check(self) -> None:
         """Raise UsageError saying what to install when this kind cannot run here."""

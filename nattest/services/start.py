@@ -18,6 +18,8 @@ from nattest.errors import LabError
 from nattest.services.coturn import TurnConfig, TurnServer
 from nattest.services.credentials import TURN_USER, LabServices
 
+SIGNALING_MODULE = "nattest.services.signaling"
+"""The signaling server's module (``Lab.spawn_python``)."""
 SIGNALING_PORT = 8443
 """Port of the WebSocket signaling server."""
 SIGNALING_DELAY = 0.05
@@ -41,7 +43,7 @@ def start_services(lab: Lab) -> LabServices:
         with (lab.workdir / "signaling.log").open("ab") as log_file:
             lab.spawn_python(
                 sig_node,
-                "nattest.services.signaling",
+                SIGNALING_MODULE,
                 [*args, "--delay", str(SIGNALING_DELAY)],
                 log=log_file,
             )
@@ -100,4 +102,4 @@ def wait_tcp(lab: Lab, node: str, addr: tuple[str, int], what: str, timeout: flo
         time.sleep(0.005)
 
 
-__all__ = ["SIGNALING_DELAY", "SIGNALING_PORT", "start_services", "wait_tcp"]
+__all__ = ["SIGNALING_DELAY", "SIGNALING_MODULE", "SIGNALING_PORT", "start_services", "wait_tcp"]

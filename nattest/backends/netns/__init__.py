@@ -10,10 +10,12 @@ Namespaces share the host's filesystem, so lab files are at the same path inside
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 from nattest.backends import records
 from nattest.backends.base import Backend
-from nattest.backends.netns.lab import NetnsLab, teardown
+from nattest.backends.netns import warmstart
+from nattest.backends.netns.lab import COLD_ENV, NetnsLab, teardown
 from nattest.backends.plan import plan_lab
 from nattest.errors import UsageError
 from nattest.model.load import parse_topology
@@ -31,6 +33,12 @@ class NetnsBackend(Backend):
             raise UsageError(
                 "labs need root (network namespaces, nftables): run as root or with sudo"
             )
+
+    def warm(self, modules: Sequence[str]) -> None:
+        """Start the modules' fork servers now (``warmstart``): their imports overlap the
+        lab's build instead of delaying the first start."""
+        if os.environ.get(COLD_ENV) != "1":
+            warmstart.warm(list(modules))
 
     def up(self, topology: Topology, name: str, *, source: str = "") -> NetnsLab:
         return NetnsLab.up(topology, name, source=source)

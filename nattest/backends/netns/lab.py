@@ -220,9 +220,8 @@ class NetnsLab(Lab):
         namespace (``warmstart``); ``NATTEST_COLD=1`` starts ``python -m`` instead."""
         if os.environ.get(COLD_ENV) == "1":
             return super().spawn_python(node, module, args, log=log, env=env)
-        proc = warmstart.SERVER.spawn(
+        proc = warmstart.server_for(module).spawn(
             self.node_ref(node),
-            module,
             args,
             env={**(os.environ if env is None else env), namespaces.LAB_ENV: self.name},
             stdout=log.fileno(),

@@ -2,9 +2,10 @@
 straight into its node's network namespace.
 
 A peer process pays ≈0.5 s of CPU importing aiortc, av and cryptography; a matrix runs 134
-of them on two cores. Instead, the first warm start of a nattest process starts one server
-(``python -m nattest.backends.netns.zygote``, in the host's namespace, a child of this
-process) that imports the requested modules once; every start after that is a ``fork()``
+of them on two cores. Instead, the first warm start of a module in a nattest process (or an
+earlier ``warm``) starts that module's server (``python -m nattest.backends.netns.zygote``,
+in the host's namespace, a child of this process) that imports it once, with the modules
+it lists in ``WARM_IMPORTS``; every start after that is a ``fork()``
 (copy-on-write: a few milliseconds) followed, in the child, by ``setns(2)`` into the node's
 namespace, the caller's stdout/stderr and environment, then the module's ``main(argv)``.
 
@@ -99,23 +100,27 @@ class WarmProcess:
 
 
 class ForkServer:
-    """This process's client of one fork server (started on first use)."""
+    """This process's client of the fork server of one module (started on first use)."""
 
-    def __init__(self) -> None:
+    def __init__(self, module: str) -> None:
+        self.module = module
+        """The module it runs (and has imported, with its ``WARM_IMPORTS``)."""
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._control: socket.socket | None = None
 
-    def _started(self, preload: list[str]) -> socket.socket:
+    def start(self) -> socket.socket:
+        """Start the server unless it runs; it imports the module meanwhile."""
         with self._lock:
             if self._control is not None and self._proc is not None and self._proc.poll() is None:
                 return self._control
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             argv = [sys.executable, "-m", SERVER_MODULE, "--fd", str(theirs.fileno())]
-            for module in preload:
-                argv += ["--preload", module]
             self._proc = subprocess.Popen(
-                argv, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, start_new_session=True
+                [*argv, "--preload", self.module],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
             theirs.close()
             self._control = ours
@@ -124,7 +129,6 @@ class ForkServer:
     def spawn(
         self,
         ns: str,
-        module: str,
         args: list[str],
         *,
         env: dict[str, str],
@@ -135,20 +139,20 @@ class ForkServer:
         """Run ``module.main(args)`` in namespace `ns` with these files and environment.
 
         OSError when the server cannot start it (it says why)."""
-        control = self._started([module])
+        control = self.start()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        req = {"ns": ns, "module": module, "args": args, "env": env, "cwd": cwd}
+        req = {"ns": ns, "module": self.module, "args": args, "env": env, "cwd": cwd}
         try:
             socket.send_fds(control, [json.dumps(req).encode()], [theirs.fileno(), stdout, stderr])
         finally:
             theirs.close()
-        ours.settimeout(30.0)  # a cold server imports the module before answering
+        ours.settimeout(30.0)  # a server just started imports the module before answering
         msg = ours.recv(4096)
         answer = json.loads(msg) if msg else {"error": "the fork server exited"}
         if "pid" not in answer:
             ours.close()
-            raise OSError(f"warm start of {module} failed: {answer['error']}")
-        return WarmProcess(int(answer["pid"]), ours, [module, *args])
+            raise OSError(f"warm start of {self.module} failed: {answer['error']}")
+        return WarmProcess(int(answer["pid"]), ours, [self.module, *args])
 
     def close(self) -> None:
         """Stop the server (its running children keep running; teardown stops them)."""
@@ -165,6 +169,29 @@ class ForkServer:
                 self._proc = None
 
 
-SERVER = ForkServer()
-"""The fork server of this process."""
-atexit.register(SERVER.close)
+_servers: dict[str, ForkServer] = {}
+_servers_lock = threading.Lock()
+
+
+def server_for(module: str) -> ForkServer:
+    """The fork server of `module` in this process: one per module, so a light module
+    (the signaling server) never waits behind a heavy one's imports (aiortc)."""
+    with _servers_lock:
+        if module not in _servers:
+            _servers[module] = ForkServer(module)
+        return _servers[module]
+
+
+def warm(modules: list[str]) -> None:
+    """Start the servers of `modules` now, so their imports overlap other work."""
+    for module in modules:
+        server_for(module).start()
+
+
+@atexit.register
+def close_all() -> None:
+    """Stop every fork server of this process."""
+    with _servers_lock:
+        servers = list(_servers.values())
+    for server in servers:
+        server.close()

@@ -28,6 +28,18 @@ MAX_REQUEST = 1 << 20
 """Bytes of one request (argv and environment)."""
 
 
+PRELOAD_ATTR = "WARM_IMPORTS"
+"""A module run warm may list, in this attribute, the modules its ``main`` imports late
+(to keep ``--help`` fast): the server imports them too, so no child pays for them."""
+
+
+def warm_up(module: str) -> None:
+    """Import `module`'s entry and the modules it lists in ``WARM_IMPORTS``."""
+    loaded = importlib.import_module(entry(module))
+    for name in getattr(loaded, PRELOAD_ATTR, ()):
+        importlib.import_module(name)
+
+
 def entry(module: str) -> str:
     """The module whose ``main(argv)`` a warm start of `module` calls: a package runs its
     ``__main__`` (as ``python -m package`` would)."""
@@ -76,7 +88,7 @@ class _Server:
         self.sel = selectors.DefaultSelector()
         self.children: dict[int, tuple[int, socket.socket]] = {}
         for module in preload:
-            importlib.import_module(entry(module))
+            warm_up(module)
 
     def serve(self) -> None:
         self.sel.register(self.control, selectors.EVENT_READ, None)
@@ -102,7 +114,7 @@ class _Server:
         reply = socket.socket(fileno=fds[0])
         try:
             req = json.loads(msg)
-            importlib.import_module(entry(req["module"]))  # warm for the next ones too
+            warm_up(req["module"])  # warm for the next ones too
         except Exception as e:
             os.close(fds[1])
             os.close(fds[2])
@@ -135,14 +147,18 @@ class _Server:
 
 def main(argv: list[str] | None = None) -> int:
     """Server entry point: ``--fd N`` is the control socket, ``--preload`` modules."""
-    p = argparse.ArgumentParser(prog="python -m nattest.backends.netns.forkserver")
+    p = argparse.ArgumentParser(prog="python -m nattest.backends.netns.zygote")
     p.add_argument("--fd", type=int, required=True)
     p.add_argument("--preload", action="append", default=[])
     args = p.parse_args(argv)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     control = socket.socket(fileno=args.fd)
     _Server(control, args.preload).serve()
-    return 0
+    # the client is gone: leave at once; finalizing the preloaded modules (aiortc, av)
+    # takes ≈0.4 s the client would wait for at its exit
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,7 @@ class AiortcPeer(PeerKind):
     name = "aiortc"
     summary = "aiortc + aioice (Python), one process per peer"
     expectations = "aiortc"
+    python_modules = (MODULE,)
 
     def command(self, lab: Lab, launch: PeerLaunch) -> tuple[list[str], dict[str, str]]:
         """The agent's argv (no secret in it) and its environment (the TURN password)."""

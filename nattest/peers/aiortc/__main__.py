@@ -21,6 +21,8 @@ from nattest.call.result import PeerResult
 from nattest.peers.aiortc.config import CREDENTIAL_ENV, PeerConfig
 from nattest.services.urls import parse_stun_url, parse_turn_url
 
+WARM_IMPORTS = ("nattest.peers.aiortc.agent",)
+"""What ``main`` imports late; a warm start has it imported already (``zygote``)."""
 WATCHDOG_MARGIN = 40.0
 """Seconds beyond the agent's own limits before the watchdog ends the process."""
 
