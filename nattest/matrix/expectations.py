@@ -193,16 +193,24 @@ def valid_text(call: CallResult) -> str:
 def relay_protocols(call: CallResult) -> set[str]:
     """TURN transports of the relay candidates on the selected pair, as either peer saw them.
 
-    A peer knows the transport of its own relay candidate only (SDP does not carry it), so
-    both peers' pairs are looked at.
+    SDP does not carry a relay candidate's transport, so a peer knows it for its own relay
+    candidates only: a relay on the pair is looked up among both peers' local candidates
+    (the peers' own selected pairs may differ from each other under aggressive nomination).
     """
+    own = {
+        (c.address, c.port): c.relay_protocol
+        for peer in (call.caller, call.callee)
+        for c in peer.local_candidates
+        if _is_relay(c) and c.relay_protocol
+    }
     out: set[str] = set()
     for sp in (call.selected_pair, call.caller.selected_pair, call.callee.selected_pair):
         if sp is None:
             continue
         for c in (sp.local, sp.remote):
-            if _is_relay(c) and c.relay_protocol:
-                out.add(c.relay_protocol)
+            protocol = c.relay_protocol or own.get((c.address, c.port))
+            if _is_relay(c) and protocol:
+                out.add(protocol)
     return out
 
 

@@ -356,6 +356,25 @@ def test_matches_nominated_pair_outside_the_set(table: Expectations) -> None:
     assert not ok and why == "expected relay↔prflx or relay↔relay (relay over tcp), got prflx↔relay"
 
 
+def test_relay_transport_found_among_the_owner_s_candidates(table: Expectations) -> None:
+    """The peers may disagree on the selected pair (aggressive nomination): the caller
+    ends on host↔(callee's relay) while the callee's own pair is direct. SDP does not carry
+    the relay's transport; the callee's local candidates do."""
+    e = table.get("open", "symmetric-then-cone")
+    remote_relay = cand("relay", "203.0.113.3", 50319)  # as the caller learned it, from SDP
+    host_a = cand("host", "203.0.113.11", 40017)
+    c = call((host_a, remote_relay), [(host_a, remote_relay), (host_a, PRFLX_B)])
+    callee = c.callee.model_copy(
+        update={
+            "selected_pair": CandidatePair(local=PRFLX_B, remote=host_a),
+            "local_candidates": [cand("relay", "203.0.113.3", 50319, relay="udp")],
+        }
+    )
+    assert e.matches(c.model_copy(update={"callee": callee})) == (True, "")
+    ok, why = e.matches(c)  # without the callee's candidates nobody knows the transport
+    assert not ok and why.endswith("got unknown (host↔relay)")
+
+
 def test_matches_relay_protocol(table: Expectations) -> None:
     # (e) the relay leg runs over another transport than the cell needs.
     e = table.get("udp-blocked", "symmetric")  # relay over tcp expected
