@@ -16,11 +16,14 @@ import signal
 import time
 from collections.abc import Iterator
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from nattest.backends import for_record, get_backend, records
 from nattest.backends.base import Lab
 from nattest.errors import LabExists
-from nattest.model.topology import Topology
+
+if TYPE_CHECKING:
+    from nattest.model.topology import Topology
 
 NAME_ATTEMPTS = 5
 """Generated names tried before giving up (a clash needs two equal random suffixes)."""

@@ -16,10 +16,13 @@ nftables ``rulesets`` it applies, and the lab ``records``.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Any
 
 from nattest.backends.base import Backend, Lab
-from nattest.backends.records import LabRecord
 from nattest.plugins import Registry
+
+if TYPE_CHECKING:
+    from nattest.backends.records import LabRecord
 
 DEFAULT = "netns"
 """The backend used unless `--backend` or `NATTEST_BACKEND` says otherwise."""
@@ -47,6 +50,18 @@ def get_backend(name: str | None = None) -> Backend:
 def for_record(record: LabRecord) -> Backend:
     """The backend that built a recorded lab."""
     return get_backend(record.backend)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "LabRecord":  # the records need pydantic: load them when asked for
+        from nattest.backends.records import LabRecord
+
+        return LabRecord
+    if name == "records":
+        import nattest.backends.records as records
+
+        return records
+    raise AttributeError(f"module 'nattest.backends' has no attribute {name!r}")
 
 
 __all__ = [

@@ -11,16 +11,16 @@ collected), the rendered rulesets, coturn's config and log, and ``repro.sh``.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
 import shutil
 import string
 import time
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
-
-from pydantic import BaseModel, Field, ValidationError
 
 from nattest.errors import LabError, LabExists, UsageError
 
@@ -62,8 +62,10 @@ def check_lab_name(name: str) -> str:
     return name
 
 
-class LabRecord(BaseModel):
-    """What is recorded of a running lab."""
+@dataclass
+class LabRecord:
+    """What is recorded of a running lab (plain JSON: `down` and `status` read it without
+    loading pydantic, which would double their start-up time)."""
 
     name: str
     """Lab name."""
@@ -71,16 +73,62 @@ class LabRecord(BaseModel):
     """Backend that built it."""
     topology_source: str = ""
     """The file it was built from."""
-    topology: dict[str, Any] = Field(default_factory=dict)
+    topology: dict[str, Any] = field(default_factory=dict)
     """The validated topology, as data."""
-    namespaces: list[str] = Field(default_factory=list)
+    namespaces: list[str] = field(default_factory=list)
     """Namespaces it owns (planned before creation; netns backend)."""
     owner_pid: int = 0
     """PID of the process that built it."""
     created: float = 0.0
     """Unix time it was created."""
-    services: dict[str, str] = Field(default_factory=dict)
+    services: dict[str, str] = field(default_factory=dict)
     """Service → URL (`turn`: `turn:203.0.113.2:3478`), no credentials."""
+
+    def to_json(self) -> str:
+        """The record as JSON text."""
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> LabRecord:
+        """A record from JSON text; ValueError naming the field that is wrong."""
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        kinds = {f.name: _FIELD_TYPES[f.name] for f in fields(cls)}
+        for key, value in data.items():
+            if key not in kinds:
+                raise ValueError(f"unknown field {key!r}")
+            if not _is(value, kinds[key]):
+                raise ValueError(f"field {key!r}: expected {kinds[key]}")
+        if "name" not in data:
+            raise ValueError("field 'name' is missing")
+        return cls(**data)
+
+
+_FIELD_TYPES = {
+    "name": "str",
+    "backend": "str",
+    "topology_source": "str",
+    "topology": "object",
+    "namespaces": "list of str",
+    "owner_pid": "int",
+    "created": "number",
+    "services": "object of str",
+}
+
+
+def _is(value: object, kind: str) -> bool:
+    checks = {
+        "str": lambda v: isinstance(v, str),
+        "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+        "object": lambda v: isinstance(v, dict),
+        "list of str": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+        "object of str": lambda v: (
+            isinstance(v, dict) and all(isinstance(x, str) for x in v.values())
+        ),
+    }
+    return bool(checks[kind](value))
 
 
 def lab_dir(name: str) -> Path:
@@ -109,7 +157,7 @@ def save(record: LabRecord) -> None:
     """Rewrite a lab's record atomically."""
     d = lab_dir(record.name)
     tmp = d / "lab.json.tmp"
-    tmp.write_text(record.model_dump_json(indent=2))
+    tmp.write_text(record.to_json())
     tmp.replace(d / "lab.json")
 
 
@@ -117,12 +165,12 @@ def load(name: str) -> LabRecord:
     """The record of a lab; LabError when there is no such lab."""
     p = lab_dir(name) / "lab.json"
     try:
-        return LabRecord.model_validate_json(p.read_bytes())
+        return LabRecord.from_json(p.read_bytes())
     except FileNotFoundError:
         known = ", ".join(all_names()) or "none"
         raise LabError(f"no lab named {name!r} (running labs: {known})") from None
-    except (OSError, ValidationError) as e:
-        first = e.errors(include_url=False)[0]["msg"] if isinstance(e, ValidationError) else e
+    except (OSError, ValueError) as e:
+        first = e
         raise LabError(
             f"lab {name!r}: its record {p} is unreadable ({first}); check for what is left "
             f"(`ip netns list | grep nt-{name}-`), then remove {p.parent}"

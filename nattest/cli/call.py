@@ -8,7 +8,6 @@ from typing import Any
 
 import click
 
-from nattest.backends import records
 from nattest.cli import main
 from nattest.cli.common import backend_option, handle_errors, out, peer_kind_options
 
@@ -42,6 +41,7 @@ def call(
     **spec: Any,
 ) -> None:
     """Run one real call between the topology's two peers and print what happened."""
+    from nattest.backends import records
     from nattest.call.run import peer_kinds, run_call, save_call, warm_peers
     from nattest.call.spec import CallSpec, call_topology
     from nattest.lab import open_lab

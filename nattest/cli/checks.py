@@ -7,10 +7,9 @@ import sys
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
 from nattest.cli import main
-from nattest.cli.common import backend_option, handle_errors, out
+from nattest.cli.common import backend_option, escape, handle_errors, out
 
 
 @main.command("verify-nat")

@@ -8,15 +8,14 @@ import time
 from pathlib import Path
 
 import click
-from rich.markup import escape
 
-from nattest.backends import records
 from nattest.cli import main
-from nattest.cli.common import backend_option, handle_errors, out
+from nattest.cli.common import backend_option, escape, handle_errors, out
 from nattest.errors import UsageError
 
 
 def _print_labs(names: list[str]) -> None:
+    from nattest.backends import records
     from nattest.backends.status import lab_status
     from nattest.report.status import print_status
 
@@ -31,6 +30,7 @@ def _print_labs(names: list[str]) -> None:
 @handle_errors
 def up(topology: str, name: str | None, no_services: bool, backend: str | None) -> None:
     """Build TOPOLOGY and leave it up; prints its name and nodes."""
+    from nattest.backends import records
     from nattest.lab import build_lab, terminate_as_interrupt
     from nattest.model.load import load_topology
 
@@ -56,6 +56,7 @@ def up(topology: str, name: str | None, no_services: bool, backend: str | None) 
 @handle_errors
 def down(name: str | None, all_: bool) -> None:
     """Tear down lab NAME (or --all): processes, namespaces/containers, files."""
+    from nattest.backends import records
     from nattest.lab import collect_lab
 
     if bool(name) == all_:
@@ -63,9 +64,9 @@ def down(name: str | None, all_: bool) -> None:
     names = records.all_names() if all_ else [records.check_lab_name(name or "")]
     for n in names:
         collect_lab(n)
-        out.print(f"lab {n} down")
+        click.echo(f"lab {n} down")
     if all_ and not names:
-        out.print("no labs")
+        click.echo("no labs")
 
 
 @main.command()
@@ -74,6 +75,7 @@ def down(name: str | None, all_: bool) -> None:
 @handle_errors
 def status(name: str | None, as_json: bool) -> None:
     """Show labs: nodes, addresses, NAT behaviours, services."""
+    from nattest.backends import records
     from nattest.backends.status import lab_status
 
     names = [records.check_lab_name(name)] if name else records.all_names()

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.markup import escape
 
 from nattest.cli import main
-from nattest.cli.common import F, backend_option, err, handle_errors, out, peer_kind_options
+from nattest.cli.common import F, backend_option, err, escape, handle_errors, out, peer_kind_options
 from nattest.errors import UsageError
 
 if TYPE_CHECKING:

@@ -12,11 +12,41 @@ Every renderer is pure; the ``write_*`` helpers only write the file they are giv
 Judging cells is ``nattest.matrix.verdict``, not a renderer's job.
 """
 
-from nattest.report.call import summary
-from nattest.report.html import render_html, write_html
-from nattest.report.jsonout import from_json, read_json, to_json, write_json
-from nattest.report.junit import junit_xml, write_junit
-from nattest.report.terminal import print_report, render_failures, render_grid
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nattest.report.call import summary
+    from nattest.report.html import render_html, write_html
+    from nattest.report.jsonout import from_json, read_json, to_json, write_json
+    from nattest.report.junit import junit_xml, write_junit
+    from nattest.report.terminal import print_report, render_failures, render_grid
+
+_HOME = {
+    "summary": "call",
+    "render_html": "html",
+    "write_html": "html",
+    "from_json": "jsonout",
+    "read_json": "jsonout",
+    "to_json": "jsonout",
+    "write_json": "jsonout",
+    "junit_xml": "junit",
+    "write_junit": "junit",
+    "print_report": "terminal",
+    "render_failures": "terminal",
+    "render_grid": "terminal",
+}
+"""Where each name lives: imported on first use, so `nattest up` (which prints a status
+table) does not load the HTML and JUnit renderers."""
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module 'nattest.report' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"nattest.report.{_HOME[name]}"), name)
+
 
 __all__ = [
     "from_json",

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from nattest.backends.netns import namespaces
-from nattest.backends.netns.lab import leftovers
+from nattest.backends.netns.cleanup import leftovers
 
 TOPOLOGIES = Path(__file__).parents[2] / "topologies"
 LAB_LINK_NAMES = {"wan", "lan", "eth0", "br0", *(f"p{i}" for i in range(64))}

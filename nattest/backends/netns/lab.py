@@ -18,17 +18,13 @@ from typing import IO, Any
 from nattest.backends import records
 from nattest.backends.base import Lab, Process
 from nattest.backends.netns import namespaces, warmstart
+from nattest.backends.netns.cleanup import leftovers, teardown
 from nattest.backends.netns.runner import Runner, in_netns
 from nattest.backends.plan import Plan, plan_lab
-from nattest.errors import CommandError, LabError
+from nattest.errors import LabError
 from nattest.model.topology import Topology
 
 log = logging.getLogger("nattest.backends.netns")
-
-COLD_ENV = "NATTEST_COLD"
-"""Set to 1: peers start as fresh ``python -m`` processes instead of warm forks."""
-KILL_GRACE = 0.3
-"""Seconds between SIGTERM and SIGKILL at teardown (coturn takes ~1.7 s to exit politely)."""
 
 
 class NetnsLab(Lab):
@@ -218,7 +214,7 @@ class NetnsLab(Lab):
     ) -> Process:
         """Warm: forked from this process's fork server, straight into the node's
         namespace (``warmstart``); ``NATTEST_COLD=1`` starts ``python -m`` instead."""
-        if os.environ.get(COLD_ENV) == "1":
+        if os.environ.get(warmstart.COLD_ENV) == "1":
             return super().spawn_python(node, module, args, log=log, env=env)
         proc = warmstart.server_for(module).spawn(
             self.node_ref(node),
@@ -263,42 +259,4 @@ def _all_up(ip_link_output: str) -> bool:
     return bool(lines) and all(" state UP " in ln for ln in lines)
 
 
-def leftovers(
-    name: str,
-    inodes: set[int] = frozenset(),  # type: ignore[assignment]
-    host_links_before: set[str] | None = None,
-    link_names: set[str] = frozenset(),  # type: ignore[assignment]
-) -> list[str]:
-    """What of lab `name` still exists, one line each: its namespaces, links named like its
-    interfaces that appeared in the host namespace since `host_links_before`, processes
-    (in its namespaces or carrying its NATTEST_LAB marker) and its folder."""
-    left = [f"namespace {ns}" for ns in namespaces.list_namespaces(f"nt-{name}-")]
-    if host_links_before is not None:
-        new = (namespaces.host_links() - host_links_before) & link_names
-        left += [f"link {link} in the host namespace" for link in sorted(new)]
-    left += [
-        f"process {pid} ({namespaces.cmdline(pid)})" for pid in namespaces.pids_of_lab(name, inodes)
-    ]
-    if records.lab_dir(name).exists():
-        left.append(f"lab folder {records.lab_dir(name)}")
-    return left
-
-
-def teardown(name: str, owned: list[str], runner: Runner | None = None) -> None:
-    """Stop every process inside the lab's namespaces, then delete the namespaces."""
-    runner = runner or Runner()
-    existing = [ns for ns in owned if namespaces.exists(ns)]
-    # stragglers from our own namespace set only: orphans named nt-<lab>-*
-    existing += [ns for ns in namespaces.list_namespaces(f"nt-{name}-") if ns not in existing]
-    if existing:
-        namespaces.terminate(namespaces.pids_in(existing), KILL_GRACE)
-        lines = "".join(f"netns del {ns}\n" for ns in existing)
-        try:
-            runner.run(["ip", "-force", "-batch", "-"], input=lines, record=False)
-        except CommandError as e:
-            left = [ns for ns in existing if namespaces.exists(ns)]
-            if left:
-                raise LabError(f"lab {name}: could not delete namespaces {left}: {e}") from e
-
-
-__all__ = ["KILL_GRACE", "NetnsLab", "leftovers", "teardown"]
+__all__ = ["NetnsLab"]

@@ -38,6 +38,8 @@ from pathlib import Path
 
 SERVER_MODULE = "nattest.backends.netns.zygote"
 """The fork server's module."""
+COLD_ENV = "NATTEST_COLD"
+"""Set to 1: nattest modules start as fresh ``python -m`` processes instead of warm forks."""
 
 
 class WarmProcess:
