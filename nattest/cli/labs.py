@@ -12,6 +12,7 @@ import click
 from nattest.cli import main
 from nattest.cli.common import backend_option, escape, handle_errors, out
 from nattest.errors import UsageError
+from nattest.services import SIGNALING_MODULE
 
 
 def _print_labs(names: list[str]) -> None:
@@ -30,7 +31,11 @@ def _print_labs(names: list[str]) -> None:
 @handle_errors
 def up(topology: str, name: str | None, no_services: bool, backend: str | None) -> None:
     """Build TOPOLOGY and leave it up; prints its name and nodes."""
-    from nattest.backends import records
+    from nattest.backends import get_backend, records
+
+    if not no_services:  # the signaling server's imports overlap loading and building
+        get_backend(backend).warm([SIGNALING_MODULE])
+
     from nattest.lab import build_lab, terminate_as_interrupt
     from nattest.model.load import load_topology
 

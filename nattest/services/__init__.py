@@ -6,3 +6,6 @@
 - ``credentials``: ``LabServices`` (addresses, URLs, secrets kept in the lab folder), REST
   credentials; ``tls``: the lab's TURN certificate; ``urls``: stun:/turn:/turns: URLs.
 """
+
+SIGNALING_MODULE = "nattest.services.signaling"
+"""The signaling server's module (``Lab.spawn_python``; warmed early by ``nattest up``)."""

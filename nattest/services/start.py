@@ -15,11 +15,10 @@ import time
 from nattest.backends import records
 from nattest.backends.base import Lab
 from nattest.errors import LabError
+from nattest.services import SIGNALING_MODULE
 from nattest.services.coturn import TurnConfig, TurnServer
 from nattest.services.credentials import TURN_USER, LabServices
 
-SIGNALING_MODULE = "nattest.services.signaling"
-"""The signaling server's module (``Lab.spawn_python``)."""
 SIGNALING_PORT = 8443
 """Port of the WebSocket signaling server."""
 SIGNALING_DELAY = 0.05
