@@ -1,6 +1,8 @@
 """Baseline for bench/call.py: two aiortc peers in one process, no signaling server.
 
-The offer and answer are handed over directly, so the figure is aiortc/aioice alone:
+The offer and answer are handed over directly (after ``--delay`` seconds each, the lab
+signaling server's one-way delay, so both sides of the comparison carry it), so the figure
+is aiortc/aioice alone:
 seconds from the offer being ready (gathered, set locally) to both peers' ICE
 ``completed`` (aiortc has no ``connected`` ICE state). Same media and configuration as the
 agent (tone + test pattern, ``metadata`` data channel, max-bundle, explicit ICE servers).
@@ -41,7 +43,10 @@ async def _wait_ice(pcs: tuple[RTCPeerConnection, ...], timeout: float) -> None:
 
 
 async def inprocess_call(
-    ice_servers: list[RTCIceServer] | None = None, timeout: float = 10.0, relay: bool = False
+    ice_servers: list[RTCIceServer] | None = None,
+    timeout: float = 10.0,
+    relay: bool = False,
+    delay: float = 0.0,
 ) -> float:
     """One call between two in-process peers; seconds from offer to both ICE completed.
 
@@ -63,8 +68,10 @@ async def inprocess_call(
         caller.createDataChannel("metadata", ordered=True)
         await caller.setLocalDescription(await caller.createOffer())
         t_offer = time.monotonic()
+        await asyncio.sleep(delay)  # the offer crossing the signaling server
         await callee.setRemoteDescription(caller.localDescription)
         await callee.setLocalDescription(await callee.createAnswer())
+        await asyncio.sleep(delay)  # the answer crossing it back
         await caller.setRemoteDescription(callee.localDescription)
         await _wait_ice((caller, callee), timeout)
         return time.monotonic() - t_offer
@@ -86,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--turn-username", default="")
     parser.add_argument("--relay", action="store_true", help="iceTransportPolicy relay")
     parser.add_argument("--timeout", type=float, default=10.0)
+    parser.add_argument(
+        "--delay", type=float, default=0.0, help="seconds each description takes to arrive"
+    )
     args = parser.parse_args(argv)
     servers = [RTCIceServer(urls=args.stun)] if args.stun else []
     if args.turn:
@@ -98,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     times = []
     for i in range(args.runs):
-        seconds = asyncio.run(inprocess_call(servers, args.timeout, relay=args.relay))
+        seconds = asyncio.run(
+            inprocess_call(servers, args.timeout, relay=args.relay, delay=args.delay)
+        )
         times.append(seconds)
         print(f"run {i + 1}: offer → ICE completed (both) {seconds * 1000:.1f} ms")
     print(f"median {statistics.median(times) * 1000:.1f} ms over {len(times)} runs")
