@@ -25,12 +25,17 @@ class _LazyConsole:
         self._stderr = stderr
         self._console: Console | None = None
 
-    def __getattr__(self, name: str) -> Any:
+    @property
+    def real(self) -> Console:
+        """The Console itself (to hand to rich: a proxy is not a Console)."""
         if self._console is None:
             from rich.console import Console
 
             self._console = Console(stderr=self._stderr)
-        return getattr(self._console, name)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
 
 
 def escape(text: str) -> str:
@@ -40,8 +45,10 @@ def escape(text: str) -> str:
     return rich_escape(text)
 
 
-out: Console = _LazyConsole()  # type: ignore[assignment]
-err: Console = _LazyConsole(stderr=True)  # type: ignore[assignment]
+out = _LazyConsole()
+"""stdout; `out.print(...)`, and `out.real` where a Console is handed to rich."""
+err = _LazyConsole(stderr=True)
+"""stderr, likewise."""
 
 
 def handle_errors(fn: F) -> F:

@@ -20,7 +20,7 @@ def _print_labs(names: list[str]) -> None:
     from nattest.backends.status import lab_status
     from nattest.report.status import print_status
 
-    print_status(out, [lab_status(records.load(n)) for n in names])
+    print_status(out.real, [lab_status(records.load(n)) for n in names])
 
 
 @main.command()

@@ -101,7 +101,7 @@ def matrix(
             raise UsageError(
                 f"--shard {shard}: no cells in this shard ({len(info.planned)} planned)"
             )
-    with matrix_progress(err, len(cells)) as on_done, terminate_as_interrupt():
+    with matrix_progress(err.real, len(cells)) as on_done, terminate_as_interrupt():
         result = run_matrix(cells, opts, table, on_done, shard=info)
     _report(result, strict, json_file, junit_file, html_file)
 
@@ -116,7 +116,7 @@ def _report(
     """Print the run, write the report files asked for, exit 1 when the run fails."""
     from nattest.report import print_report, write_html, write_json, write_junit
 
-    print_report(out, result, strict)
+    print_report(out.real, result, strict)
     for path, write in (
         (json_file, write_json),
         (junit_file, partial(write_junit, strict=strict)),
