@@ -305,14 +305,14 @@ def render_html(result: MatrixResult, rules: dict[str, str] | None = None) -> st
         rules = result.rules
     n = result.counts()
     labels: dict[Status, str] = {
-        "ok": "✔ as expected",
-        "deviation": "~ deviation" if n["deviation"] == 1 else "~ deviations",
-        "mismatch": "✘ differ" + ("s" if n["mismatch"] == 1 else ""),
-        "error": "✘ lab error" if n["error"] == 1 else "✘ lab errors",
-        "missing": "· not run",
+        "ok": "as expected",
+        "deviation": "deviation" if n["deviation"] == 1 else "deviations",
+        "mismatch": "differ" + ("s" if n["mismatch"] == 1 else ""),
+        "error": "lab error" if n["error"] == 1 else "lab errors",
+        "missing": "not run",
     }
     pills = "".join(
-        f'<span class="pill {k}">{n[k]} {label}</span>'
+        f'<span class="pill {k}">{_SYMBOL[k]} {n[k]} {label}</span>'
         for k, label in labels.items()
         if n[k] or k in ("ok", "deviation", "mismatch")
     )

@@ -205,6 +205,16 @@ def test_html_self_contained_with_every_cell(run: MatrixResult) -> None:
     assert "address-and-port-dependent" in page and "endpoint-independent" in page
 
 
+def test_html_shows_deviations_in_amber_with_the_standard_pair(run: MatrixResult) -> None:
+    page = render_html(run)
+    cell = re.search(rf'<td class="deviation[^"]*"><a href="#cell-{FIRST_SUCCESS}".*?</td>', page)
+    assert cell is not None
+    assert "~ host↔relay" in cell.group(0) and "standard: host↔srflx" in cell.group(0)
+    assert '<span class="pill deviation">~ 5 deviations</span>' in page
+    assert "~ deviation: aiortc selected host↔relay" in page
+    assert "(docs/matrix.md#first-success): Where a direct path exists" in page
+
+
 def test_html_escapes_result_text() -> None:
     exp = load_expectations().get("full-cone", "full-cone")
     cell = recorded_cell(exp.id)
