@@ -63,3 +63,59 @@ def test_interrupted_matrix_stops_and_leaves_nothing(sig: signal.Signals, tmp_pa
     assert _labs(rundir) == set()
     for name in seen:
         assert_nothing_left(name, links)
+
+
+def _zygotes_of(parent: int) -> list[int]:
+    """Fork servers whose parent is `parent`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if "nattest.backends.netns.zygote" in cmd and ppid == parent:
+            found.append(int(entry.name))
+    return found
+
+
+def test_killed_matrix_is_collected_by_down_all(tmp_path: Path) -> None:
+    """SIGKILL (no handler runs) while cells run with warm-started peers: the fork servers
+    go with their client (end of file), and `nattest down --all` removes the labs, their
+    peers included (found in the labs' namespaces)."""
+    rundir = tmp_path / "run"
+    env = {**os.environ, "NATTEST_RUNDIR": str(rundir)}
+    links = namespaces.host_links()
+    proc = subprocess.Popen(
+        [*MATRIX, "--configs", "udp-blocked,symmetric", "--policies", "all", "--jobs", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    seen: set[str] = set()
+    try:
+        deadline = time.monotonic() + 30
+        while not any(namespaces.pids_of_lab(n) for n in seen) and time.monotonic() < deadline:
+            seen |= _labs(rundir)
+            time.sleep(0.05)
+        time.sleep(1.0)  # peers forked and calling
+        seen |= _labs(rundir)
+        servers = _zygotes_of(proc.pid)
+        assert servers, "the matrix started no fork server"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert any(namespaces.pids_of_lab(n) for n in seen), "SIGKILL leaves the peers running"
+    deadline = time.monotonic() + 5
+    while any(Path(f"/proc/{pid}").exists() for pid in servers):
+        assert time.monotonic() < deadline, f"fork servers {servers} outlived their client"
+        time.sleep(0.02)
+    down = subprocess.run(
+        [*MATRIX[:-1], "down", "--all"], env=env, capture_output=True, text=True, timeout=30
+    )
+    assert down.returncode == 0, down.stderr
+    assert _labs(rundir) == set()
+    for name in seen:
+        assert_nothing_left(name, links)

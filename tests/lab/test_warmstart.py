@@ -124,3 +124,21 @@ def test_fork_server_ends_with_its_client() -> None:
     while Path(f"/proc/{server_pid}").exists() and not _zombie(server_pid):
         assert time.monotonic() < deadline, f"fork server {server_pid} outlived its client"
         time.sleep(0.02)
+
+
+def test_falls_back_to_a_cold_start(
+    lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A fork server that cannot start the module (it died, the socket broke) costs speed,
+    not the start: the module runs cold, and the log says why."""
+
+    class Broken:
+        def spawn(self, *args: object, **kwargs: object) -> None:
+            raise OSError("warm start of tests.fixtures.warm_probe failed: the fork server exited")
+
+    monkeypatch.setattr(warmstart, "server_for", lambda module: Broken())
+    proc, out, _ = _spawn(lab, tmp_path, code=4, seconds=0.0)
+    assert isinstance(proc, subprocess.Popen)
+    assert proc.wait(30) == 4
+    assert json.loads(out.read_text())["lab"] == lab.name
+    assert "starting it cold" in caplog.text and "the fork server exited" in caplog.text

@@ -213,16 +213,23 @@ class NetnsLab(Lab):
         env: dict[str, str] | None = None,
     ) -> Process:
         """Warm: forked from this process's fork server, straight into the node's
-        namespace (``warmstart``); ``NATTEST_COLD=1`` starts ``python -m`` instead."""
+        namespace (``warmstart``); ``NATTEST_COLD=1`` starts ``python -m`` instead, and so
+        does a fork server that cannot start it (logged: the start is slower, not lost)."""
         if os.environ.get(warmstart.COLD_ENV) == "1":
             return super().spawn_python(node, module, args, log=log, env=env)
-        proc = warmstart.server_for(module).spawn(
-            self.node_ref(node),
-            args,
-            env={**(os.environ if env is None else env), namespaces.LAB_ENV: self.name},
-            stdout=log.fileno(),
-            stderr=log.fileno(),
-        )
+        try:
+            proc = warmstart.server_for(module).spawn(
+                self.node_ref(node),
+                args,
+                env={**(os.environ if env is None else env), namespaces.LAB_ENV: self.name},
+                stdout=log.fileno(),
+                stderr=log.fileno(),
+            )
+        except OSError as e:
+            logging.getLogger("nattest.backends.netns").warning(
+                "[%s] warm start of %s failed (%s); starting it cold", node, module, e
+            )
+            return super().spawn_python(node, module, args, log=log, env=env)
         self.children.append(proc)
         return proc
 
