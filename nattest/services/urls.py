@@ -1,8 +1,10 @@
 """ICE server URLs (RFC 7064 ``stun:``, RFC 7065 ``turn:``/``turns:``): the one place that
 builds and parses them.
 
-IP literals only (the lab has no DNS). ``turns:`` is TLS over TCP. A URL never carries
-credentials; ``redact()`` makes any user input safe to print.
+IP literals only (the lab has no DNS, and a name in a peer's config would send a DNS query
+out of the lab), except ``parse_turn_url(url, names=True)`` for ``nattest check-turn``
+against real deployments. ``turns:`` is TLS over TCP. A URL never carries credentials;
+``redact()`` makes any user input safe to print.
 
     str(turn_url("203.0.113.2", "tls"))   # 'turns:203.0.113.2:5349?transport=tcp'
 """
@@ -23,6 +25,10 @@ TURNS_PORT = 5349
 _STUN_RE = re.compile(r"stun:(?P<host>[0-9a-fA-F.:\[\]]+?)(?::(?P<port>\d+))?")
 _TURN_RE = re.compile(
     r"(?P<scheme>turns?):(?P<host>[0-9a-fA-F.:\[\]]+?)(?::(?P<port>\d+))?"
+    r"(?:\?transport=(?P<transport>udp|tcp))?"
+)
+_TURN_NAME_RE = re.compile(
+    r"(?P<scheme>turns?):(?P<host>[0-9A-Za-z.\-]+|\[[0-9a-fA-F:]+\])(?::(?P<port>\d+))?"
     r"(?:\?transport=(?P<transport>udp|tcp))?"
 )
 
@@ -81,13 +87,15 @@ def parse_stun_url(url: str) -> IceServerUrl:
     return stun_url(m["host"], int(m["port"] or STUN_PORT))
 
 
-def parse_turn_url(url: str) -> IceServerUrl:
-    """Parse ``turn:IP[:PORT][?transport=udp|tcp]`` or ``turns:IP[:PORT][?transport=tcp]``."""
-    m = _TURN_RE.fullmatch(url.strip())
+def parse_turn_url(url: str, names: bool = False) -> IceServerUrl:
+    """Parse ``turn:IP[:PORT][?transport=udp|tcp]`` or ``turns:IP[:PORT][?transport=tcp]``;
+    with `names`, HOST may also be a DNS name (or ``[v6]``)."""
+    m = (_TURN_NAME_RE if names else _TURN_RE).fullmatch(url.strip())
     if not m:
+        host = "HOST" if names else "IP"
         raise ValueError(
-            f"bad TURN URL '{redact(url)}': expected turn:IP[:PORT][?transport=udp|tcp] or "
-            f"turns:IP[:PORT][?transport=tcp] (no credentials in the URL)"
+            f"bad TURN URL '{redact(url)}': expected turn:{host}[:PORT][?transport=udp|tcp] or "
+            f"turns:{host}[:PORT][?transport=tcp] (no credentials in the URL)"
         )
     if m["scheme"] == "turns":
         if (m["transport"] or "tcp") != "tcp":
