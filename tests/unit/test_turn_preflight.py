@@ -4,148 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import struct
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from aioice import stun
-from aioice.turn import make_integrity_key
 
 from nattest.peers.aiortc.turn import turn_preflight
 from nattest.services.urls import turn_url
-
-PASSWORD = "pw-secret"
-USER = "nattest"
-REALM = "nattest.lab"
-NONCE = b"nonce-1234"
-RELAYED = ("127.0.0.1", 50000)
-
-
-class FakeTurn:
-    """The answers of a TURN server (RFC 8656), just enough for one allocation.
-
-    `challenge`: answer an unauthenticated Allocate with 401 + REALM + NONCE (long-term
-    credentials). A request signed with the wrong password gets 401 again, as coturn does.
-    `error`: answer an (authenticated) Allocate with this ERROR-CODE instead of success;
-    signed with the request's key when `sign` (as a server does for a known user).
-    """
-
-    def __init__(
-        self,
-        *,
-        challenge: bool = True,
-        error: tuple[int, str] | None = None,
-        sign: bool = True,
-        password: str = PASSWORD,
-    ) -> None:
-        self.challenge = challenge
-        self.error = error
-        self.sign = sign
-        self.password = password
-        self.requests: list[stun.Message] = []
-        self.released = asyncio.Event()
-
-    def answer(self, request: stun.Message, addr: tuple[str, int]) -> stun.Message | None:
-        """The response to one request (None: ignore it)."""
-        self.requests.append(request)
-        if request.message_class != stun.Class.REQUEST:
-            return None
-        key: bytes | None = None
-        if self.challenge:
-            if "USERNAME" not in request.attributes:
-                return self._unauthorized(request)
-            key = make_integrity_key(request.attributes["USERNAME"], REALM, self.password)
-            if not request.check_message_integrity(key):
-                return self._unauthorized(request)
-        if request.message_method == stun.Method.ALLOCATE:
-            if self.error is not None:
-                response = self._reply(request, stun.Class.ERROR)
-                response.attributes["ERROR-CODE"] = self.error
-                if key is not None and self.sign:
-                    response.add_message_integrity(key)
-                return response
-            response = self._reply(request, stun.Class.RESPONSE)
-            response.attributes["XOR-RELAYED-ADDRESS"] = RELAYED
-            response.attributes["LIFETIME"] = request.attributes.get("LIFETIME", 600)
-            response.attributes["XOR-MAPPED-ADDRESS"] = addr
-        elif request.message_method == stun.Method.REFRESH:
-            response = self._reply(request, stun.Class.RESPONSE)
-            response.attributes["LIFETIME"] = request.attributes.get("LIFETIME", 0)
-            if request.attributes.get("LIFETIME") == 0:
-                self.released.set()
-        else:
-            return None
-        if key is not None:
-            response.add_message_integrity(key)
-        return response
-
-    @staticmethod
-    def _reply(request: stun.Message, cls: stun.Class) -> stun.Message:
-        return stun.Message(
-            message_method=request.message_method,
-            message_class=cls,
-            transaction_id=request.transaction_id,
-        )
-
-    def _unauthorized(self, request: stun.Message) -> stun.Message:
-        response = self._reply(request, stun.Class.ERROR)
-        response.attributes["ERROR-CODE"] = (401, "Unauthorized")
-        response.attributes["REALM"] = REALM
-        response.attributes["NONCE"] = NONCE
-        return response
-
-    def allocations(self) -> list[stun.Message]:
-        """The Allocate requests received, in order."""
-        return [m for m in self.requests if m.message_method == stun.Method.ALLOCATE]
-
-
-class UdpTurn(asyncio.DatagramProtocol):
-    """FakeTurn over UDP."""
-
-    def __init__(self, turn: FakeTurn) -> None:
-        self.turn = turn
-        self.transport: asyncio.DatagramTransport | None = None
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.DatagramTransport, transport)
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        response = self.turn.answer(stun.parse_message(data), addr)
-        if response is not None and self.transport is not None:
-            self.transport.sendto(bytes(response), addr)
-
-
-async def _udp_server(turn: FakeTurn) -> tuple[asyncio.DatagramTransport, int]:
-    loop = asyncio.get_running_loop()
-    transport, _ = await loop.create_datagram_endpoint(
-        lambda: UdpTurn(turn), local_addr=("127.0.0.1", 0)
-    )
-    return transport, transport.get_extra_info("sockname")[1]
-
-
-async def _tcp_server(turn: FakeTurn) -> tuple[asyncio.Server, int]:
-    """FakeTurn over TCP (RFC 8656 framing: STUN messages back to back)."""
-
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        addr = writer.get_extra_info("peername")
-        try:
-            while True:
-                header = await reader.readexactly(20)
-                (length,) = struct.unpack("!H", header[2:4])
-                response = turn.answer(
-                    stun.parse_message(header + await reader.readexactly(length)), addr
-                )
-                if response is not None:
-                    writer.write(bytes(response))
-                    await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    return server, server.sockets[0].getsockname()[1]
+from tests.fixtures.fake_turn import NONCE, PASSWORD, REALM, USER, FakeTurn
+from tests.fixtures.fake_turn import tcp_server as _tcp_server
+from tests.fixtures.fake_turn import udp_server as _udp_server
 
 
 @pytest.fixture

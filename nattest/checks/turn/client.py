@@ -168,7 +168,7 @@ def _tls_failure(exc: ssl.SSLError) -> StageFailed:
         failure: Failure = "tls"
         if code in (18, 19, 20, 21):
             failure = "tls-untrusted"
-        elif code == 62:
+        elif code in (62, 64):  # hostname / IP address mismatch
             failure = "tls-name"
         elif code == 10:
             failure = "tls-expired"

@@ -98,6 +98,14 @@ def _credentials(step: StepResult, creds: Credentials, now: float) -> Diagnosis:
             "mode (`use-auth-secret`, not `lt-cred-mech` with static users: long-term and REST "
             "mixed up), and the server's clock (skewed by more than the credential lifetime)",
         )
+    if expiry is not None and expiry < now:
+        return Diagnosis(
+            id="rest-expired",
+            problem=f"the REST credential '{creds.username}' expired {int(now - expiry)} s ago "
+            f"({step.raw})",
+            fix="get fresh credentials from your REST service (or give --secret); if they are "
+            "fresh, the server's or this machine's clock is wrong",
+        )
     if expiry is not None:
         return Diagnosis(
             id="auth-mixed-up",
@@ -217,12 +225,13 @@ def diagnose_check(
     """The diagnoses of one transport's check."""
     now = time.time() if now is None else now
     out: list[Diagnosis] = []
-    if check.relayed is not None and is_private(check.relayed):
+    reached_privately = check.server is not None and is_private(check.server)
+    if check.relayed is not None and is_private(check.relayed) and not reached_privately:
         out.append(
             Diagnosis(
                 id="relay-address-private",
-                problem=f"the relayed address {check.relayed} is private: no client on the "
-                "internet can send to it",
+                problem=f"the relayed address {check.relayed} is private, though the server "
+                f"was reached at {check.server}: no client on the internet can send to it",
                 fix="coturn runs behind a NAT: set `external-ip=PUBLIC_IP/PRIVATE_IP` (and "
                 "forward the relay port range to it)",
             )

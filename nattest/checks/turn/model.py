@@ -75,10 +75,11 @@ class TransportCheck(Model):
 
     @property
     def ok(self) -> bool:
-        """Every stage that ran worked, and at least the allocation ran."""
-        return (
-            bool(self.steps) and all(s.ok for s in self.steps) and self.step("allocate") is not None
-        )
+        """Every stage that ran worked, at least the allocation ran, and nothing was
+        diagnosed (a private relayed address fails the check though every stage passed:
+        no client on the internet could use it)."""
+        ran = self.step("allocate") is not None
+        return ran and all(s.ok for s in self.steps) and not self.diagnoses
 
     def step(self, name: StepName) -> StepResult | None:
         """The result of one stage, None when it did not run."""
