@@ -59,6 +59,21 @@ _SECRET = re.compile(r"[A-Za-z0-9._~!$%&*+/=?@^:-]+")
 _REALM = re.compile(r"[A-Za-z0-9.-]+")
 
 
+DENIED_PEERS = (
+    "10.0.0.0-10.255.255.255",
+    "172.16.0.0-172.31.255.255",
+    "192.168.0.0-192.168.255.255",
+    "100.64.0.0-100.127.255.255",
+)
+"""Private ranges the lab's relay refuses (a peer it cannot reach closes the allocation)."""
+ALLOWED_PEERS = (
+    "192.0.2.0-192.0.2.255",
+    "198.51.100.0-198.51.100.255",
+    "203.0.113.0-203.0.113.255",
+)
+"""The documentation ranges: the lab's public side."""
+
+
 class TurnServerError(LabError):
     """coturn did not start, answer or stop: names the node, the address and the log tail."""
 
@@ -86,6 +101,12 @@ class TurnConfig(Spec):
     """TURN REST API shared secret (``use-auth-secret``); usernames are ``expiry:user``."""
     external_ips: list[str] = Field(default_factory=list)
     """``external-ip`` values (``public`` or ``public/private``) when the node is behind a NAT."""
+    denied_peers: list[str] = Field(default_factory=lambda: list(DENIED_PEERS))
+    """``denied-peer-ip`` ranges (``a.b.c.d-e.f.g.h`` or one address): peers the relay refuses."""
+    allowed_peers: list[str] = Field(default_factory=lambda: list(ALLOWED_PEERS))
+    """``allowed-peer-ip`` ranges: allowed even inside a denied range."""
+    user_quota: int = Field(default=0, ge=0)
+    """``user-quota``: allocations one user may hold at once (0: no limit)."""
     cert: Path | None = None
     """TLS certificate (PEM); default ``<workdir>/turn-cert.pem``, made on start if missing."""
     key: Path | None = None
@@ -98,6 +119,14 @@ class TurnConfig(Spec):
         if not parsed or len(set(parsed)) != len(parsed):
             raise ValueError(f"need one or more distinct addresses, got {value}")
         return parsed
+
+    @field_validator("denied_peers", "allowed_peers")
+    @classmethod
+    def _ranges(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            for part in entry.split("-"):
+                ipaddress.ip_address(part)
+        return value
 
     @field_validator("external_ips")
     @classmethod
@@ -187,6 +216,11 @@ def render_config(cfg: TurnConfig) -> str:
         listening_ips="\n".join(f"listening-ip={a}" for a in cfg.addresses),
         relay_ips=f"relay-ip={cfg.relay_address or cfg.addresses[-1]}",
         external_ips="\n".join(external),
+        peer_policy="\n".join(
+            [f"denied-peer-ip={r}" for r in cfg.denied_peers]
+            + [f"allowed-peer-ip={r}" for r in cfg.allowed_peers]
+        ),
+        quota=f"user-quota={cfg.user_quota}" if cfg.user_quota else "# no user-quota",
         cert=cfg.cert_path,
         pkey=cfg.key_path,
         realm=cfg.realm,

@@ -18,14 +18,18 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from nattest.services.credentials import write_private
 
 
-def make_self_signed_cert(workdir: Path, addresses: list[str]) -> tuple[Path, Path]:
-    """Write ``turn-cert.pem`` / ``turn-key.pem`` (EC P-256, IP SANs, valid one day)."""
+def make_self_signed_cert(
+    workdir: Path, addresses: list[str], names: tuple[str, ...] = ()
+) -> tuple[Path, Path]:
+    """Write ``turn-cert.pem`` / ``turn-key.pem`` (EC P-256, IP SANs and DNS SANs for
+    `names`, valid one day)."""
     workdir.mkdir(parents=True, exist_ok=True)
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "nattest TURN")])
     now = datetime.datetime.now(datetime.UTC)
     public = key.public_key()
-    sans = [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]
+    sans: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]
+    sans += [x509.DNSName(n) for n in names]
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)
