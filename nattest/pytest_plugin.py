@@ -4,10 +4,11 @@
         lab = nattest_lab("topologies/symmetric.yaml")
         ...
 
-Options (group `nattest`, with ini fallbacks): `--nattest-keep-lab`, `--nattest-backend`
-(default: $NATTEST_BACKEND, else netns), `--nattest-strict` (a matrix cell that deviates,
-working on another pair than a standard agent selects, fails instead of warning:
-``judge_cell``). Labs get unique names per xdist worker and are
+Fixtures: `nattest_lab`, `nattest_call`, `nattest_strict`, `turn_check` (validate a TURN
+deployment from CI). Options (group `nattest`, with ini fallbacks): `--nattest-keep-lab`,
+`--nattest-backend` (default: $NATTEST_BACKEND, else netns), `--nattest-strict` (a matrix
+cell that deviates, working on another pair than a standard agent selects, fails instead of
+warning: ``judge_cell``). Labs get unique names per xdist worker and are
 always torn down (unless kept), then checked for leftovers: a namespace, link, container,
 process or folder of the lab still there fails the test. A test that cannot run here (no
 root, no such backend) fails with the reason: a lab scenario never passes empty.
@@ -165,6 +166,43 @@ def nattest_call(
             lab.down()
 
     return call
+
+
+@pytest.fixture
+def turn_check() -> Callable[..., Any]:
+    """A factory: `turn_check(urls, user=..., password=..., secret=..., transports=...,
+    ca=..., insecure=..., resolve_pins=..., timeout=..., call=..., expect_ok=True)`.
+
+    Runs `nattest check-turn` from this machine and returns the TurnReport; with
+    `expect_ok` (the default) a failing transport fails the test with the report's
+    diagnoses, so a team keeps its TURN deployment checked in CI::
+
+        def test_our_turn(turn_check):
+            turn_check(["turns:turn.example.com"], user="ci", password=os.environ["TURN_PW"])
+    """
+    from nattest.checks.turn import check_turn
+
+    def run(urls: list[str], *, expect_ok: bool = True, **options: Any) -> Any:
+        report = check_turn(urls, **options)
+        if expect_ok and not report.ok:
+            pytest.fail(describe_turn(report), pytrace=False)
+        return report
+
+    return run
+
+
+def describe_turn(report: Any) -> str:
+    """A TurnReport as plain text (each transport's stages and diagnoses)."""
+    lines = []
+    for c in report.checks:
+        lines.append(f"{'✔' if c.ok else '✘'} {c.url} ({c.server or 'unresolved'})")
+        for step in c.steps:
+            lines.append(f"    {'✔' if step.ok else '✘'} {step.step}: {step.detail}")
+        for d in c.diagnoses:
+            lines.append(f"    problem [{d.id}]: {d.problem}\n    fix: {d.fix}")
+    for d in report.diagnoses:
+        lines.append(f"problem [{d.id}]: {d.problem}\nfix: {d.fix}")
+    return "\n".join(lines)
 
 
 class NattestDeviation(UserWarning):

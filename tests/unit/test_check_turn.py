@@ -24,6 +24,8 @@ from nattest.errors import UsageError
 from nattest.services.tls import make_self_signed_cert
 from tests.fixtures.fake_turn import PASSWORD, USER, FakeTurn, tcp_server, udp_server
 
+pytest_plugins = ["pytester"]
+
 GOOD = Credentials(USER, PASSWORD, "long-term")
 
 
@@ -320,3 +322,28 @@ def test_cli_usage_errors(args: list[str], message: str) -> None:
     result = CliRunner().invoke(cli.main, ["check-turn", *args])
     assert result.exit_code == 2, result.output
     assert message in result.output
+
+
+def test_turn_check_fixture(pytester: pytest.Pytester) -> None:
+    """The plugin's `turn_check` fails a test with the diagnoses when a transport fails."""
+    pytester.makepyfile(
+        """
+        import socket
+        def test_down(turn_check):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+            s.close()
+            turn_check([f"turn:127.0.0.1:{port}?transport=udp"], user="u", password="p",
+                       call=False, timeout=0.5)
+
+        def test_report_without_failing(turn_check):
+            report = turn_check(["turn:127.0.0.1:9?transport=udp"], call=False, timeout=0.3,
+                                expect_ok=False)
+            assert not report.ok
+        """
+    )
+    result = pytester.runpytest("-p", "no:xdist")
+    result.assert_outcomes(passed=1, failed=1)
+    text = result.stdout.str()
+    assert "problem [server-down]" in text and "fix: start the server" in text

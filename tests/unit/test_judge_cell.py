@@ -9,6 +9,8 @@ from nattest.matrix.verdict import MatrixCell
 from nattest.pytest_plugin import NattestDeviation, judge_cell
 from tests.fixtures.recorded_matrix import FIRST_SUCCESS, MISMATCH, sample_matrix
 
+pytest_plugins = ["pytester"]
+
 
 def _cell(cell_id: str) -> MatrixCell:
     return next(c for c in sample_matrix().cells if c.id == cell_id)
