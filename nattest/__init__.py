@@ -7,7 +7,7 @@ The package follows the data flow::
     services/   coturn, signaling, credentials and ICE server URLs, started in a lab
     call/       CallSpec → two peers → CallResult (merge, SDP check, quality)
     peers/      the peer kinds that run inside nodes (aiortc/; plug-ins by entry point)
-    checks/     verify-nat, in-process probes, natdiscovery, STUN
+    checks/     verify-nat, check-turn (TURN deployments), probes, natdiscovery, STUN
     matrix/     cells, expectation tables per peer kind, verdicts
     report/     renderers only: terminal, JUnit, JSON, HTML, call text, status
     lab.py      build/open/attach/collect a lab: the front door of backends + services

@@ -8,7 +8,7 @@ import asyncio
 import json
 import socket
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -177,16 +177,6 @@ def test_private_relayed_address_fails_though_every_stage_works() -> None:
     assert "external-ip" in check.diagnoses[0].fix
     inside = check.model_copy(update={"server": "10.0.0.1:3478", "diagnoses": []})
     assert diagnose_check(inside, GOOD) == []
-
-
-@pytest.fixture
-def silent_udp_port() -> Iterator[int]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        sock.close()
 
 
 def _free_port(kind: int) -> int:
