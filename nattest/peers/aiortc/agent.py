@@ -17,14 +17,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any, Literal
+from typing import Literal
 
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
 from nattest.call.result import Candidate, MediaVerdict, PeerResult, StateEvent
-from nattest.call.sdp import check_sdp, parse_candidates
-from nattest.peers.aiortc import collect, ice_adapter
+from nattest.call.sdp import parse_candidates
+from nattest.peers.aiortc import ice_adapter
 from nattest.peers.aiortc.config import PeerConfig, rtc_configuration
 from nattest.peers.aiortc.media import (
     DONE_TAG,
@@ -36,6 +36,7 @@ from nattest.peers.aiortc.media import (
     ToneTrack,
 )
 from nattest.peers.aiortc.signal_client import SignalingClient, SignalingError
+from nattest.peers.aiortc.snapshots import TEARDOWN_TIMEOUT, Snapshots
 from nattest.peers.aiortc.turn import turn_preflight
 
 log = logging.getLogger("nattest.peers.aiortc")
@@ -51,15 +52,13 @@ MEDIA_GRACE = 5.0
 DONE_GRACE = MEDIA_GRACE + ECHO_GRACE + 1.0
 """Seconds to wait, once this peer's checks are over, for the other to say its are: the
 other may still be in its media grace and echo wait."""
-TEARDOWN_TIMEOUT = 3.0
-"""Seconds allowed for each teardown step."""
 
 
 class CallFailed(Exception):
     """The call could not be set up; the message says why in network words."""
 
 
-class PeerAgent:
+class PeerAgent(Snapshots):
     """Runs one call for one peer and builds its PeerResult."""
 
     def __init__(self, cfg: PeerConfig) -> None:
@@ -291,91 +290,6 @@ class PeerAgent:
             raise CallFailed(f"no local candidates gathered ({await self._gather_hint()})")
         await self._wait_connected(deadline)
         await self._media()
-
-    # ------------------------------------------------------------ snapshots
-    # aioice clears its candidates and nominated pair on close, which the remote peer
-    # can trigger (DTLS close_notify) before we collect: keep copies as we go.
-
-    def _snapshot_gathered(self) -> None:
-        gatherer = self.pc.getTransceivers()[0].receiver.transport.transport.iceGatherer
-        self.gathered = [collect.from_rtc(c) for c in gatherer.getLocalCandidates()]
-
-    def _snapshot_pair(self) -> None:
-        pair = ice_adapter.nominated_pair(self.pc)
-        if pair is not None:
-            self.pair_raw = pair
-        for raw in ice_adapter.valid_pairs(self.pc):
-            self.valid_raw[(raw[0].address, raw[0].port, raw[1].address, raw[1].port)] = raw
-
-    # ------------------------------------------------------------ diagnostics
-
-    def _dtls_state(self) -> str:
-        return self.pc.getTransceivers()[0].receiver.transport.state
-
-    def _pairs_hint(self) -> str:
-        local = parse_candidates(self.pc.localDescription.sdp) if self.pc.localDescription else []
-        remote = (
-            parse_candidates(self.pc.remoteDescription.sdp) if self.pc.remoteDescription else []
-        )
-
-        def fmt(cs: list[Candidate]) -> str:
-            return ", ".join(c.label() for c in cs) or "none"
-
-        return f"local: {fmt(local)}; remote: {fmt(remote)}; policy {self.cfg.policy}"
-
-    async def _gather_hint(self) -> str:
-        hint = f"policy {self.cfg.policy}"
-        if self.cfg.turn is None:
-            return hint + ", no TURN server given"
-        if self.preflight is not None:
-            try:
-                return f"{hint}, {await asyncio.wait_for(asyncio.shield(self.preflight), 6)}"
-            except Exception as exc:
-                return f"{hint}, TURN preflight did not finish: {type(exc).__name__}: {exc}"
-        return hint
-
-    # ---------------------------------------------------------------- results
-
-    async def _collect(self) -> dict[str, Any]:
-        pc, cfg = self.pc, self.cfg
-        out: dict[str, Any] = {}
-        local_sdp = pc.localDescription.sdp if pc.localDescription else ""
-        remote_sdp = pc.remoteDescription.sdp if pc.remoteDescription else ""
-        gathered = self.gathered
-        local = collect.annotate(parse_candidates(local_sdp) or gathered, cfg)
-        remote = parse_candidates(remote_sdp)
-        out.update(
-            local_sdp=local_sdp,
-            remote_sdp=remote_sdp,
-            local_candidates=local,
-            remote_candidates=remote,
-        )
-        if local_sdp:
-            kind: Literal["offer", "answer"] = "offer" if cfg.role == "caller" else "answer"
-            out["sdp_check"] = check_sdp(local_sdp, kind, gathered or None)
-        if self.connected.is_set():
-            self._snapshot_pair()
-        out["selected_pair"] = collect.selected_pair(self.pair_raw, local, remote, cfg)
-        out["valid_pairs"] = [
-            p
-            for raw in self.valid_raw.values()
-            if (p := collect.selected_pair(raw, local, remote, cfg)) is not None
-        ]
-        try:
-            report = await asyncio.wait_for(pc.getStats(), TEARDOWN_TIMEOUT)
-        except Exception as exc:  # the figures are missing, and the result says why
-            self.warnings.append(f"getStats failed: {type(exc).__name__}: {exc}")
-            log.warning("[%s] %s", cfg.name, self.warnings[-1])
-        else:
-            frames = {k: c.frames for k, c in self.counters.items()}
-            out["stats"] = collect.rtp_stats(report, frames)
-        out["media"] = MediaVerdict(
-            audio_frames=self.counters["audio"].frames,
-            video_frames=self.counters["video"].frames,
-            data_sent=len(self.probe.sent),
-            data_echoed=len(self.probe.echoed),
-        )
-        return out
 
     async def _teardown(self) -> None:
         for counter in self.counters.values():
