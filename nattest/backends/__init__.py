@@ -28,7 +28,9 @@ DEFAULT = "netns"
 """The backend used unless `--backend` or `NATTEST_BACKEND` says otherwise."""
 ENV = "NATTEST_BACKEND"
 """Environment variable choosing the default backend."""
-BACKENDS: Registry[Backend] = Registry("nattest.backends", Backend, "backend")
+BACKENDS: Registry[Backend] = Registry(
+    "nattest.backends", Backend, "backend", {"netns": "nattest.backends.netns:NetnsBackend"}
+)
 """Every registered backend."""
 
 

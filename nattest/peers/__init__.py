@@ -15,7 +15,9 @@ from nattest.plugins import Registry
 
 DEFAULT = "aiortc"
 """The peer kind of both sides unless asked otherwise."""
-PEERS: Registry[PeerKind] = Registry("nattest.peers", PeerKind, "peer kind")
+PEERS: Registry[PeerKind] = Registry(
+    "nattest.peers", PeerKind, "peer kind", {"aiortc": "nattest.peers.aiortc:AiortcPeer"}
+)
 """Every registered peer kind."""
 
 

@@ -350,3 +350,18 @@ def test_a_new_peer_kind_is_one_module_and_one_entry_point(
     assert registry.names() == ["aiortc", "toy"]
     toy = registry.get("toy")
     assert toy.name == "toy" and toy.command(None, None) == (["true"], {})  # type: ignore[arg-type]
+
+
+def test_builtin_plugins_are_the_entry_points() -> None:
+    """The registries' built-in shortcut (no metadata scan) names exactly what pyproject.toml
+    registers, so a built-in found fast is the one the entry point would give."""
+    import tomllib
+    from pathlib import Path
+
+    from nattest.backends import BACKENDS
+    from nattest.peers import PEERS
+
+    project = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    points = project["project"]["entry-points"]
+    for registry in (BACKENDS, PEERS):
+        assert registry.builtins == points[registry.group]
