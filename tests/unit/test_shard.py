@@ -155,3 +155,17 @@ def test_example_workflow_runs_every_shard_and_merges_them() -> None:
     assert (
         flow["jobs"]["report"]["needs"] == "matrix" and flow["jobs"]["report"]["if"] == "always()"
     )
+
+
+def test_cli_strict_fails_on_deviations_only(tmp_path: Path) -> None:
+    """A run whose cells all work but five deviate: exit 0, and 1 with --strict."""
+    from tests.fixtures.recorded_matrix import recorded_matrix
+
+    clean = recorded_matrix()
+    assert clean.verdict_counts() == {"as expected": 62, "deviation": 5, "differs": 0}
+    files = [str(write_json(s, tmp_path / f"s{i}.json")) for i, s in enumerate(_shards(clean, 2))]
+    relaxed = CliRunner().invoke(cli.main, ["report", "merge", *files])
+    assert relaxed.exit_code == 0, relaxed.output
+    assert "62/67 as expected, 5 deviations, 0 differ" in relaxed.output
+    strict = CliRunner().invoke(cli.main, ["report", "merge", *files, "--strict"])
+    assert strict.exit_code == 1 and "strict: deviations fail" in strict.output
