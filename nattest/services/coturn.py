@@ -24,12 +24,13 @@ import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from nattest.backends.records import rundir
 from nattest.call.result import Transport
 from nattest.checks.stun import stun_request
 from nattest.errors import LabError
 from nattest.services.coturn_config import TurnConfig, render_config
 from nattest.services.credentials import write_private
-from nattest.services.tls import make_self_signed_cert
+from nattest.services.tls import lab_certificate
 from nattest.services.urls import turn_url
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ class TurnServer:
         cfg = self.config
         cfg.workdir.mkdir(parents=True, exist_ok=True)
         if not cfg.cert_path.exists() or not cfg.key_path.exists():
-            make_self_signed_cert(cfg.workdir, cfg.addresses)
+            lab_certificate(cfg.workdir, cfg.addresses, rundir() / ".tls")
         write_private(cfg.conf_path, render_config(cfg).encode())  # holds passwords/secret
         cfg.log_path.unlink(missing_ok=True)  # simple-log appends: keep only this run's lines
         self.node = node
