@@ -167,18 +167,27 @@ def test_server_denies_the_peer_addresses(lab: Lab) -> None:
     assert failed_step(report)["code"] == 403
 
 
-def test_relay_port_range_dropped_by_a_firewall(lab: Lab) -> None:
+@pytest.mark.parametrize(
+    "match",
+    ["", 'iifname "eth0" '],
+    ids=["every-source", "from-outside-only"],
+)
+def test_relay_port_range_dropped_by_a_firewall(lab: Lab, match: str) -> None:
+    """nftables on the TURN node drops the relay range: for every source, or only what
+    arrives on its network interface (a cloud security group: the server's own traffic
+    between its relay ports still passes, a client's does not)."""
     start_turn(lab)
     rules = (
         "table inet ntcheck {\n chain input {\n  type filter hook input priority 0;\n"
-        "  udp dport 49152-65535 drop\n }\n}\n"
+        f"  {match}udp dport 49152-65535 drop\n }}\n}}\n"
     )
     lab.exec("turn", ["nft", "-f", "-"], input=rules)
-    rc, report = check(
-        lab, f"turn:{SERVER}?transport=udp", "--user", USER, "--no-call", "--timeout", "1"
-    )
+    args = ("--user", USER, "--no-call", "--timeout", "1")
+    rc, report = check(lab, f"turn:{SERVER}?transport=udp", *args)
     assert rc == 1 and ids(report) == ["relay-blocked"]
     assert failed_step(report)["step"] == "relay"
+    if match:
+        assert "from outside" in failed_step(report)["detail"]
 
 
 def test_behind_a_nat_without_then_with_external_ip(lab: Lab) -> None:
@@ -192,9 +201,11 @@ def test_behind_a_nat_without_then_with_external_ip(lab: Lab) -> None:
     rc, report = check(lab, url, "--user", USER, "--no-call")
     assert rc == 1 and ids(report) == ["relay-address-private"]
     assert report["checks"][0]["relayed"].startswith(f"{private}:")
-    nat = (
-        "table ip ntcheck {\n chain out {\n  type nat hook output priority -100;\n"
-        f"  ip daddr {SERVER} udp dport 49152-65535 dnat to {private}\n }}\n}}\n"
+    dnat = f"ip daddr {SERVER} udp dport 49152-65535 dnat to {private}"
+    nat = (  # the 1:1 NAT: for clients (prerouting) and for the server itself (output)
+        "table ip ntcheck {\n"
+        f" chain pre {{\n  type nat hook prerouting priority -100;\n  {dnat}\n }}\n"
+        f" chain out {{\n  type nat hook output priority -100;\n  {dnat}\n }}\n}}\n"
     )
     lab.exec("turn", ["nft", "-f", "-"], input=nat)
     start_turn(lab, **common, external_ips=[f"{SERVER}/{private}"], port=3480, tls_port=5351)

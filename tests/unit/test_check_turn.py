@@ -46,6 +46,7 @@ async def _check(
         return await run_checks([url], creds, opts or CheckOptions(timeout=1.0), call=False)
     finally:
         server.close()
+        turn.close()
 
 
 def _ids(report: TurnReport) -> list[str]:
@@ -73,10 +74,17 @@ async def test_every_stage_works(transport: str) -> None:
     (check,) = report.checks
     assert check.ok and report.ok, check
     assert [s.step for s in check.steps] == ["connect", "binding", "allocate", "relay"]
-    assert check.relayed == "127.0.0.1:50000" and check.lifetime == 600
+    assert check.relayed is not None and check.relayed.startswith("127.0.0.1:")
+    assert check.lifetime == 600
     assert check.mapped is not None and check.mapped.startswith("127.0.0.1:")
     assert check.rtt_ms is not None and check.rtt_ms > 0
     assert all(s.seconds is not None for s in check.steps)
+    relay = check.step("relay")
+    assert relay is not None
+    if transport == "udp":  # a plain UDP socket here, as a peer outside the server
+        assert "a peer outside: RTT" in relay.detail
+    else:  # the fake has no UDP on its TCP port: only the two allocations
+        assert "no UDP from here" in relay.detail
 
 
 async def test_tls_with_the_ca(cert: tuple[Path, Path]) -> None:
@@ -159,6 +167,13 @@ async def test_no_data_relayed() -> None:
     report = await _check(FakeTurn(relay_data=False))
     assert _ids(report) == ["relay-blocked"]
     assert "no data came through the relay" in report.checks[0].steps[-1].detail
+
+
+async def test_relay_range_blocked_from_outside_only() -> None:
+    """Two allocations reach each other, a peer outside does not: a security group."""
+    report = await _check(FakeTurn(outside_blocked=True))
+    assert _ids(report) == ["relay-blocked"]
+    assert "from outside" in report.checks[0].steps[-1].detail
 
 
 def test_private_relayed_address_fails_though_every_stage_works() -> None:
@@ -265,6 +280,7 @@ async def udp_fake() -> AsyncIterator[tuple[FakeTurn, int]]:
         yield turn, port
     finally:
         server.close()
+        turn.close()
 
 
 def _run_cli_in_thread(args: list[str], env: dict[str, str] | None = None) -> Any:
@@ -283,7 +299,7 @@ async def test_cli_report_json_and_no_secret(
     assert result.exit_code == 0, result.output
     assert "✔ works" in result.output and "1/1 transports work" in result.output
     data = json.loads(out.read_text())
-    assert data["checks"][0]["relayed"] == "127.0.0.1:50000"
+    assert data["checks"][0]["relayed"].startswith("127.0.0.1:")
     assert PASSWORD not in result.output and PASSWORD not in out.read_text()
 
 

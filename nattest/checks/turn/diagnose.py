@@ -239,6 +239,9 @@ def diagnose_check(
     failed = check.failed
     if failed is None:
         return out
+    if out and failed.failure == "no-data":  # the private address is why nothing arrived
+        out[0].problem += "; data from outside did not reach it"
+        return out
     found: Diagnosis | None = None
     if failed.step in ("connect", "binding"):
         found = _connect(failed, check)

@@ -12,6 +12,7 @@ from typing import Any
 
 from aioice import stun
 
+from nattest.checks.stun import stun_binding
 from nattest.checks.turn.client import (
     CheckOptions,
     Credentials,
@@ -37,8 +38,11 @@ class _Inbox(asyncio.DatagramProtocol):
 
 
 async def _bind(proto: TurnProtocol, peer: tuple[str, int], timeout: float) -> None:
+    """ChannelBind (a permission too, RFC 8656 12) to `peer` on the next free channel, kept
+    in aioice's own tables so its ``send_data`` uses it."""
+    channel = proto.channel_number
     try:
-        await asyncio.wait_for(proto.channel_bind(0x4000, peer), timeout)
+        await asyncio.wait_for(proto.channel_bind(channel, peer), timeout)
     except stun.TransactionFailed as e:
         code, raw = error_text(e.response)
         failure: Failure = "permission" if code == 403 else "error-code"
@@ -47,9 +51,10 @@ async def _bind(proto: TurnProtocol, peer: tuple[str, int], timeout: float) -> N
         ) from None
     except (TimeoutError, stun.TransactionTimeout):
         raise StageFailed("timeout", f"no answer to ChannelBind within {timeout:g} s") from None
-    proto.channel_to_peer[0x4000] = peer
-    proto.peer_to_channel[peer] = 0x4000
-    proto.channel_refresh_at[0x4000] = time.time() + 300
+    proto.channel_number = channel + 1
+    proto.channel_to_peer[channel] = peer
+    proto.peer_to_channel[peer] = channel
+    proto.channel_refresh_at[channel] = time.time() + 300
 
 
 async def relay(
@@ -87,6 +92,75 @@ async def relay(
         return rtt
     finally:
         await release(b)
+
+
+async def from_outside(
+    a: TurnProtocol, a_relayed: tuple[str, int], target: Target, opts: CheckOptions
+) -> float | None:
+    """Round trip in seconds between a plain UDP socket here (a peer outside the server)
+    and the relay: its packet must reach the relay port from outside (what a firewall or a
+    cloud security group in front of the relay range blocks), and the answer come back.
+    None when UDP to the server does not work from here (then only two allocations test it)."""
+    sock = socket.socket(
+        socket.AF_INET6 if ":" in target.address else socket.AF_INET, socket.SOCK_DGRAM
+    )
+    try:
+        try:
+            mapped = await asyncio.to_thread(
+                stun_binding, sock, (target.address, target.url.port), opts.timeout
+            )
+        except OSError:  # TimeoutError included: no UDP from here
+            return None
+        await _bind(a, mapped, opts.timeout)  # the permission for our address
+        inbox = _Inbox()
+        a.receiver = inbox
+        payload = b"nattest-out-" + secrets.token_bytes(8)
+        t0 = time.perf_counter()
+        sock.sendto(payload, a_relayed)
+        try:
+            data, source = await asyncio.wait_for(inbox.queue.get(), opts.timeout)
+        except TimeoutError:
+            raise StageFailed(
+                "no-data",
+                f"a packet from outside ({mapped[0]}:{mapped[1]}) to the relayed address "
+                f"{a_relayed[0]}:{a_relayed[1]} never reached the allocation within "
+                f"{opts.timeout:g} s",
+            ) from None
+        await a.send_data(data, source)
+        sock.settimeout(opts.timeout)
+        try:
+            echoed = await asyncio.to_thread(sock.recv, 2048)
+        except TimeoutError:
+            raise StageFailed(
+                "no-data",
+                f"data reached the relay from outside, but its answer from {a_relayed[0]}:"
+                f"{a_relayed[1]} never came back within {opts.timeout:g} s",
+            ) from None
+        if echoed != payload:
+            raise StageFailed("bad-response", "data came back altered")
+        return time.perf_counter() - t0
+    finally:
+        sock.close()
+
+
+async def relay_stage(
+    a: TurnProtocol,
+    a_relayed: tuple[str, int],
+    target: Target,
+    creds: Credentials,
+    opts: CheckOptions,
+) -> tuple[float, float | None]:
+    """(RTT through two allocations, RTT with a peer outside the server or None)."""
+    inner = await relay(a, a_relayed, target, creds, opts)
+    return inner, await from_outside(a, a_relayed, target, opts)
+
+
+def _relay_text(rtts: tuple[float, float | None]) -> str:
+    inner, outside = rtts
+    text = f"two allocations: channels both ways, data relayed, RTT {inner * 1000:.1f} ms"
+    if outside is None:
+        return text + "; no UDP from here to test a peer outside"
+    return text + f"; a peer outside: RTT {outside * 1000:.1f} ms"
 
 
 async def _stage(check: TransportCheck, name: StepName, work: Any, describe: Any) -> Any:
@@ -135,12 +209,10 @@ async def check_target(target: Target, creds: Credentials, opts: CheckOptions) -
         relayed = response.attributes["XOR-RELAYED-ADDRESS"]
         check.relayed = f"{relayed[0]}:{relayed[1]}"
         check.lifetime = response.attributes.get("LIFETIME")
-        rtt = await _stage(
-            check,
-            "relay",
-            relay(proto, relayed, target, creds, opts),
-            lambda s: f"permission and channel both ways, data relayed, RTT {s * 1000:.1f} ms",
+        rtts = await _stage(
+            check, "relay", relay_stage(proto, relayed, target, creds, opts), _relay_text
         )
+        rtt = rtts[1] if rtts[1] is not None else rtts[0]
         check.rtt_ms = round(rtt * 1000, 2)
     except StageFailed:
         pass
@@ -173,4 +245,4 @@ def resolve(host: str, pins: dict[str, str]) -> str:
     return str(infos[0][4][0])
 
 
-__all__ = ["check_target", "relay", "resolve"]
+__all__ = ["check_target", "from_outside", "relay", "relay_stage", "resolve"]
