@@ -83,7 +83,10 @@ def lab_certificate(workdir: Path, addresses: list[str], cache: Path) -> tuple[P
     except (OSError, ValueError):
         fresh = False
     if not fresh:
-        cache.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            cache.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError:  # no cache here (not root, read-only): make this lab's own
+            return make_self_signed_cert(workdir, addresses)
         tmp = cache / f".{digest}.{os.getpid()}.{time.monotonic_ns()}"
         make_self_signed_cert(tmp, addresses)
         (tmp / "expires").write_text(str(time.time() + VALID.total_seconds()))

@@ -35,3 +35,10 @@ def test_renewed_before_it_expires(tmp_path: Path) -> None:
     expires.parent.joinpath("expires").write_text("garbage")
     third, _ = lab_certificate(tmp_path / "c", ADDRESSES, cache)
     assert third.read_bytes() != second.read_bytes()
+
+
+def test_without_a_cache_the_lab_gets_its_own(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    cert, key = lab_certificate(tmp_path / "lab", ADDRESSES, blocker / ".tls")
+    assert cert.exists() and stat.S_IMODE(key.stat().st_mode) == 0o600
