@@ -44,7 +44,7 @@ def build_lab(
     impl = get_backend(backend)
     impl.check()
     if services and topology.server_with("signaling") is not None:
-        from nattest.services.start import SIGNALING_MODULE
+        from nattest.services import SIGNALING_MODULE
 
         impl.warm([SIGNALING_MODULE])  # its import overlaps building the network
     if name is not None:

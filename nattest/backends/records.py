@@ -18,7 +18,8 @@ import secrets
 import shutil
 import string
 import time
-from dataclasses import asdict, dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -94,41 +95,36 @@ class LabRecord:
         data = json.loads(text)
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
-        kinds = {f.name: _FIELD_TYPES[f.name] for f in fields(cls)}
         for key, value in data.items():
-            if key not in kinds:
+            if key not in _FIELDS:
                 raise ValueError(f"unknown field {key!r}")
-            if not _is(value, kinds[key]):
-                raise ValueError(f"field {key!r}: expected {kinds[key]}")
+            expected, fits = _FIELDS[key]
+            if not fits(value):
+                raise ValueError(f"field {key!r}: expected {expected}")
         if "name" not in data:
             raise ValueError("field 'name' is missing")
         return cls(**data)
 
 
-_FIELD_TYPES = {
-    "name": "str",
-    "backend": "str",
-    "topology_source": "str",
-    "topology": "object",
-    "namespaces": "list of str",
-    "owner_pid": "int",
-    "created": "number",
-    "services": "object of str",
+def _str(v: object) -> bool:
+    return isinstance(v, str)
+
+
+def _int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+_FIELDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "name": ("str", _str),
+    "backend": ("str", _str),
+    "topology_source": ("str", _str),
+    "topology": ("object", lambda v: isinstance(v, dict)),
+    "namespaces": ("list of str", lambda v: isinstance(v, list) and all(map(_str, v))),
+    "owner_pid": ("int", _int),
+    "created": ("number", lambda v: _int(v) or isinstance(v, float)),
+    "services": ("object of str", lambda v: isinstance(v, dict) and all(map(_str, v.values()))),
 }
-
-
-def _is(value: object, kind: str) -> bool:
-    checks = {
-        "str": lambda v: isinstance(v, str),
-        "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
-        "number": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
-        "object": lambda v: isinstance(v, dict),
-        "list of str": lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
-        "object of str": lambda v: (
-            isinstance(v, dict) and all(isinstance(x, str) for x in v.values())
-        ),
-    }
-    return bool(checks[kind](value))
+"""What each field of a record holds: (as said in errors, the check)."""
 
 
 def lab_dir(name: str) -> Path:

@@ -17,6 +17,7 @@ behind each rule is in ``docs/matrix.md``. Pure: reading the package data is the
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -249,6 +250,12 @@ class Expectations(Model):
     def grid(self) -> list[Expectation]:
         """The policy-all cells, caller-major in `configs` order."""
         return [self.get(a, b) for a in self.configs for b in self.configs]
+
+    def configs_used(self, cells: Iterable[Expectation | Any]) -> list[str]:
+        """The configurations any of `cells` (anything with caller/callee) uses, in grid
+        order."""
+        used = {c for cell in cells for c in (cell.caller, cell.callee)}
+        return [c for c in self.configs if c in used]
 
     def relay_row(self) -> list[Expectation]:
         """The relay-only cells, in file order."""

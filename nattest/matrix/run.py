@@ -35,7 +35,7 @@ from nattest.matrix.verdict import (
 )
 from nattest.model.configs import check_config, pair_topology
 from nattest.peers import get_peer_kind
-from nattest.services.start import SIGNALING_MODULE
+from nattest.services import SIGNALING_MODULE
 
 LAB_STEM = "mx"
 """Stem of the cells' lab names (`mx-k3f9a`)."""
@@ -183,7 +183,7 @@ def run_matrix(
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    grid = [c for c in table.configs if any(c in (e.caller, e.callee) for e in cells)]
+    grid = table.configs_used(cells)
     return MatrixResult(
         cells=[done[e.id] for e in cells],
         configs=grid,

@@ -90,7 +90,7 @@ def merge_results(
             names = ", ".join(f"{k}/{total}" for k in missing)
             warnings.append(f"no report for shard {names}: its cells are marked not run")
     merged = [cells.get(cell_id) or evaluate(table[cell_id]) for cell_id in order]
-    grid = [c for c in table.configs if any(c in (m.caller, m.callee) for m in merged)]
+    grid = table.configs_used(merged)
     return (
         first.model_copy(
             update={

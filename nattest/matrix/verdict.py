@@ -34,6 +34,14 @@ Verdict = Literal["as expected", "deviation", "differs"]
 """The three verdicts reports show: mismatch, error and missing all *differ*."""
 VERDICTS: tuple[Verdict, ...] = ("as expected", "deviation", "differs")
 STATUSES: tuple[Status, ...] = ("ok", "deviation", "mismatch", "error", "missing")
+SYMBOLS: dict[Status, str] = {
+    "ok": "✔",
+    "deviation": "~",
+    "mismatch": "✘",
+    "error": "✘",
+    "missing": "·",
+}
+"""Verdict symbol per status, for every report: it survives a log without colour."""
 
 
 class MachineInfo(Model):

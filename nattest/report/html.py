@@ -15,7 +15,7 @@ from html import escape
 from pathlib import Path
 
 from nattest.call.result import Candidate, CandidatePair, PeerResult
-from nattest.matrix.verdict import TIMING_KEYS, MatrixCell, MatrixResult, Status
+from nattest.matrix.verdict import SYMBOLS, TIMING_KEYS, MatrixCell, MatrixResult, Status
 from nattest.model.configs import CONFIGS, behaviour
 from nattest.report.html_assets import CSS as _CSS
 from nattest.report.html_assets import SCRIPT as _SCRIPT
@@ -27,7 +27,6 @@ _STATUS_LABEL = {
     "error": "✘ differs: lab error",
     "missing": "· not run",
 }
-_SYMBOL = {"ok": "✔", "deviation": "~", "mismatch": "✘", "error": "✘", "missing": "·"}
 _SHORT = {"port-restricted-cone": "port-restricted", "symmetric-then-cone": "symmetric→cone"}
 
 
@@ -65,7 +64,7 @@ def _grid_cell(cell: MatrixCell | None) -> str:
     relay = " relay" if cell.path == "relay" else ""
     return (
         f'<td class="{cell.status}{relay}"><a href="#{e(_anchor(cell))}" title="{e(title)}">'
-        f'<span class="pair">{_SYMBOL[cell.status]} {e(cell.observed)}</span>'
+        f'<span class="pair">{SYMBOLS[cell.status]} {e(cell.observed)}</span>'
         f'<span class="sub">{e(sub)}</span></a></td>'
     )
 
@@ -312,7 +311,7 @@ def render_html(result: MatrixResult, rules: dict[str, str] | None = None) -> st
         "missing": "not run",
     }
     pills = "".join(
-        f'<span class="pill {k}">{_SYMBOL[k]} {n[k]} {label}</span>'
+        f'<span class="pill {k}">{SYMBOLS[k]} {n[k]} {label}</span>'
         for k, label in labels.items()
         if n[k] or k in ("ok", "deviation", "mismatch")
     )

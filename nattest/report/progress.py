@@ -17,8 +17,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from nattest.matrix.verdict import MatrixCell
-from nattest.report.terminal import SYMBOLS
+from nattest.matrix.verdict import SYMBOLS, MatrixCell
 
 
 @contextlib.contextmanager

@@ -16,7 +16,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from nattest.matrix.verdict import MatrixCell, MatrixResult, Status
+from nattest.matrix.verdict import SYMBOLS, MatrixCell, MatrixResult, Status
 
 SHORT_NAMES = {
     "open": "open",
@@ -32,14 +32,6 @@ SHORT_NAMES = {
 TYPE_LETTERS = {"host": "H", "srflx": "S", "prflx": "P", "relay": "R"}
 """One-letter candidate types of the grid (RFC 8445 5.1.1)."""
 
-SYMBOLS: dict[Status, str] = {
-    "ok": "✔",
-    "deviation": "~",
-    "mismatch": "✘",
-    "error": "✘",
-    "missing": "·",
-}
-"""Verdict symbol per status: it survives a log without colour."""
 STYLES: dict[Status, str] = {
     "ok": "green",
     "deviation": "dark_orange",

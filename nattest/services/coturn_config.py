@@ -41,6 +41,14 @@ ALLOWED_PEERS = (
 """The documentation ranges: the lab's public side."""
 
 
+def _addresses_in(entries: list[str], sep: str) -> list[str]:
+    """`entries` unchanged when every `sep`-separated part is an IP address (ValueError)."""
+    for entry in entries:
+        for part in entry.split(sep):
+            ipaddress.ip_address(part)
+    return entries
+
+
 class TurnConfig(Spec):
     """What one coturn instance serves: addresses, ports, realm and credentials."""
 
@@ -86,18 +94,12 @@ class TurnConfig(Spec):
     @field_validator("denied_peers", "allowed_peers")
     @classmethod
     def _ranges(cls, value: list[str]) -> list[str]:
-        for entry in value:
-            for part in entry.split("-"):
-                ipaddress.ip_address(part)
-        return value
+        return _addresses_in(value, "-")
 
     @field_validator("external_ips")
     @classmethod
     def _external(cls, value: list[str]) -> list[str]:
-        for entry in value:
-            for part in entry.split("/"):
-                ipaddress.ip_address(part)
-        return value
+        return _addresses_in(value, "/")
 
     @model_validator(mode="after")
     def _check(self) -> TurnConfig:

@@ -16,6 +16,7 @@ import hashlib
 import ipaddress
 import os
 import shutil
+import ssl
 import time
 from pathlib import Path
 
@@ -72,6 +73,15 @@ def make_self_signed_cert(
     return cert_path, key_path
 
 
+def insecure_client_context() -> ssl.SSLContext:
+    """TLS client context that accepts any certificate (the lab's self-signed one, or
+    `nattest check-turn --insecure`)."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
 def lab_certificate(workdir: Path, addresses: list[str], cache: Path) -> tuple[Path, Path]:
     """``turn-cert.pem`` / ``turn-key.pem`` for `addresses` in `workdir`, copied from the
     certificate cache in `cache` (made there first when missing or about to expire)."""
@@ -103,4 +113,4 @@ def lab_certificate(workdir: Path, addresses: list[str], cache: Path) -> tuple[P
     return cert, key
 
 
-__all__ = ["lab_certificate", "make_self_signed_cert"]
+__all__ = ["insecure_client_context", "lab_certificate", "make_self_signed_cert"]

@@ -17,3 +17,14 @@ def silent_udp_port() -> Iterator[int]:
         yield sock.getsockname()[1]
     finally:
         sock.close()
+
+
+@pytest.fixture
+def closed_tcp_port() -> Iterator[int]:
+    """A TCP port bound but not listening: connecting is refused, without a race."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    try:
+        yield sock.getsockname()[1]
+    finally:
+        sock.close()

@@ -195,6 +195,7 @@ def test_private_relayed_address_fails_though_every_stage_works() -> None:
 
 
 def _free_port(kind: int) -> int:
+    """A port nothing listens on (UDP: an ICMP port unreachable answers it)."""
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -206,8 +207,8 @@ async def test_filtered_udp(silent_udp_port: int) -> None:
     assert _ids(report) == ["filtered"]
 
 
-async def test_down_udp_and_tcp() -> None:
-    udp, tcp = _free_port(socket.SOCK_DGRAM), _free_port(socket.SOCK_STREAM)
+async def test_down_udp_and_tcp(closed_tcp_port: int) -> None:
+    udp, tcp = _free_port(socket.SOCK_DGRAM), closed_tcp_port
     urls = [f"turn:127.0.0.1:{udp}?transport=udp", f"turn:127.0.0.1:{tcp}?transport=tcp"]
     report = await run_checks(urls, GOOD, CheckOptions(timeout=0.5), call=False)
     assert _ids(report) == ["server-down", "server-down"]

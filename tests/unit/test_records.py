@@ -195,3 +195,20 @@ def test_corrupt_record_is_a_lab_error(rundir: Path) -> None:
     (rundir / "demo" / "lab.json").write_text('{"name": 3')
     with pytest.raises(LabError, match="demo"):
         records.load("demo")
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ('{"name": "demo", "namespaces": "nt-demo-a"}', "field 'namespaces': expected list of str"),
+        ('{"name": "demo", "owner_pid": true}', "field 'owner_pid': expected int"),
+        ('{"name": "demo", "colour": 1}', "unknown field 'colour'"),
+        ('{"backend": "netns"}', "field 'name' is missing"),
+        ("[1]", "not a JSON object"),
+    ],
+)
+def test_record_fields_are_checked(rundir: Path, text: str, reason: str) -> None:
+    (rundir / "demo").mkdir(parents=True)
+    (rundir / "demo" / "lab.json").write_text(text)
+    with pytest.raises(LabError, match=re.escape(reason)):
+        records.load("demo")

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -27,17 +26,7 @@ async def udp_turn(request: pytest.FixtureRequest) -> AsyncIterator[tuple[FakeTu
         yield turn, port
     finally:
         transport.close()
-
-
-@pytest.fixture
-def closed_tcp_port() -> Iterator[int]:
-    """A TCP port bound but not listening: connecting is refused, without a race."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        sock.close()
+        turn.close()
 
 
 def _url(port: int, transport: str = "udp") -> str:
@@ -71,6 +60,7 @@ async def test_ok_over_tcp() -> None:
         await asyncio.wait_for(turn.released.wait(), 1.0)
     finally:
         server.close()
+        turn.close()
         await server.wait_closed()
 
 
@@ -137,6 +127,7 @@ async def test_error_over_tcp() -> None:
         result = await turn_preflight(turn_url("127.0.0.1", "tcp", port=port), USER, PASSWORD)
     finally:
         server.close()
+        turn.close()
         await server.wait_closed()
     assert result == (
         f"TURN allocate failed: 486 Allocation Quota Reached (turn:127.0.0.1:{port}?transport=tcp)"

@@ -62,7 +62,7 @@ class WarmProcess:
             self._reply.settimeout(timeout)
             try:
                 msg = self._reply.recv(4096)
-            except TimeoutError:
+            except (TimeoutError, BlockingIOError):  # still running (poll: non-blocking)
                 return
             except OSError:
                 msg = b""
@@ -116,6 +116,8 @@ class ForkServer:
         with self._lock:
             if self._control is not None and self._proc is not None and self._proc.poll() is None:
                 return self._control
+            if self._control is not None:  # the server died: start a new one
+                self._control.close()
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
             argv = [sys.executable, "-m", SERVER_MODULE, "--fd", str(theirs.fileno())]
             self._proc = subprocess.Popen(

@@ -25,8 +25,8 @@ from typing import get_args
 from nattest.call.result import Transport
 from nattest.checks.turn.client import CheckOptions, Credentials, StageFailed, Target, tls_context
 from nattest.checks.turn.diagnose import diagnose_check, diagnose_report
-from nattest.checks.turn.model import StepResult, TransportCheck, TurnReport
-from nattest.checks.turn.stages import check_target, resolve
+from nattest.checks.turn.model import TransportCheck, TurnReport
+from nattest.checks.turn.stages import check_target, record, resolve
 from nattest.errors import UsageError
 from nattest.services.credentials import rest_credentials
 from nattest.services.urls import IceServerUrl, parse_turn_url
@@ -105,12 +105,7 @@ async def _one(
         address = resolve(url.host, pins)
     except StageFailed as e:
         check = TransportCheck(url=Target(url, transport, url.host).label, transport=transport)
-        seconds = round(time.perf_counter() - t0, 4)
-        check.steps.append(
-            StepResult(
-                step="connect", ok=False, seconds=seconds, detail=e.detail, failure=e.failure
-            )
-        )
+        record(check, "connect", t0, e)
         return None, check
     target = Target(url, transport, address)
     return target, await check_target(target, creds, opts)
@@ -130,20 +125,10 @@ async def _call(
     try:
         pair = await relay_call(target, creds, tls, CALL_TIMEOUT)
     except StageFailed as e:
-        seconds = round(time.perf_counter() - t0, 4)
-        check.steps.append(
-            StepResult(step="call", ok=False, seconds=seconds, detail=e.detail, failure=e.failure)
-        )
+        record(check, "call", t0, e)
         return
     check.selected_pair = pair
-    check.steps.append(
-        StepResult(
-            step="call",
-            ok=True,
-            seconds=round(time.perf_counter() - t0, 4),
-            detail=f"relay-only call: audio and data channel through {pair}",
-        )
-    )
+    record(check, "call", t0, detail=f"relay-only call: audio and data channel through {pair}")
 
 
 async def run_checks(

@@ -31,6 +31,7 @@ from aioice.turn import (
 )
 
 from nattest.call.result import Transport
+from nattest.services.tls import insecure_client_context
 from nattest.services.urls import IceServerUrl
 
 REQUESTED_TRANSPORT_UDP = 0x11000000
@@ -154,10 +155,7 @@ def error_text(response: stun.Message) -> tuple[int, str]:
 def tls_context(opts: CheckOptions) -> ssl.SSLContext:
     """The client context: `--insecure` accepts anything, else verify chain and name."""
     if opts.insecure:
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        return ctx
+        return insecure_client_context()
     return ssl.create_default_context(cafile=opts.ca)
 
 
@@ -181,8 +179,8 @@ def _os_failure(exc: OSError, where: str) -> StageFailed:
         return StageFailed("refused", f"connection refused: nothing listens on {where}")
     if isinstance(exc, ConnectionResetError):
         return StageFailed("reset", f"connection reset by {where}")
-    reason = exc.strerror or str(exc)
-    return StageFailed("timeout" if isinstance(exc, TimeoutError) else "refused", reason)
+    # no route, host unreachable, timed out: nothing answered (not "nothing listens")
+    return StageFailed("timeout", exc.strerror or str(exc))
 
 
 async def open_client(

@@ -163,28 +163,41 @@ def _relay_text(rtts: tuple[float, float | None]) -> str:
     return text + f"; a peer outside: RTT {outside * 1000:.1f} ms"
 
 
+def record(
+    check: TransportCheck,
+    name: StepName,
+    t0: float,
+    error: StageFailed | None = None,
+    detail: str = "",
+) -> None:
+    """Append the result of a stage that started at `t0` (perf_counter): its failure, or
+    what it found."""
+    seconds = round(time.perf_counter() - t0, 4)
+    if error is None:
+        check.steps.append(StepResult(step=name, ok=True, seconds=seconds, detail=detail))
+        return
+    check.steps.append(
+        StepResult(
+            step=name,
+            ok=False,
+            seconds=seconds,
+            detail=error.detail,
+            code=error.code,
+            raw=error.raw,
+            failure=error.failure,
+        )
+    )
+
+
 async def _stage(check: TransportCheck, name: StepName, work: Any, describe: Any) -> Any:
     """Run one stage: time it, record it; re-raise StageFailed after recording."""
     t0 = time.perf_counter()
     try:
         value = await work
     except StageFailed as e:
-        check.steps.append(
-            StepResult(
-                step=name,
-                ok=False,
-                seconds=round(time.perf_counter() - t0, 4),
-                detail=e.detail,
-                code=e.code,
-                raw=e.raw,
-                failure=e.failure,
-            )
-        )
+        record(check, name, t0, e)
         raise
-    detail = describe(value)
-    check.steps.append(
-        StepResult(step=name, ok=True, seconds=round(time.perf_counter() - t0, 4), detail=detail)
-    )
+    record(check, name, t0, detail=describe(value))
     return value
 
 
@@ -245,4 +258,4 @@ def resolve(host: str, pins: dict[str, str]) -> str:
     return str(infos[0][4][0])
 
 
-__all__ = ["check_target", "from_outside", "relay", "relay_stage", "resolve"]
+__all__ = ["check_target", "from_outside", "record", "relay", "relay_stage", "resolve"]

@@ -38,6 +38,7 @@ from nattest.peers.aiortc.media import (
 from nattest.peers.aiortc.signal_client import SignalingClient, SignalingError
 from nattest.peers.aiortc.snapshots import TEARDOWN_TIMEOUT, Snapshots
 from nattest.peers.aiortc.turn import turn_preflight
+from nattest.services.tls import insecure_client_context
 
 log = logging.getLogger("nattest.peers.aiortc")
 
@@ -153,7 +154,7 @@ class PeerAgent(Snapshots):
         dtls = self.pc.getTransceivers()[0].receiver.transport
         dtls.on("statechange", lambda: self._record("dtls", dtls.state))
         if self.cfg.turn is not None and self.cfg.turn.scheme == "turns" and self.cfg.turn_insecure:
-            ice_adapter.set_turn_tls_context(self.pc, ice_adapter.insecure_tls_context())
+            ice_adapter.set_turn_tls_context(self.pc, insecure_client_context())
 
     # ----------------------------------------------------------------- phases
 
@@ -278,7 +279,7 @@ class PeerAgent(Snapshots):
     async def _call(self) -> None:
         deadline = self.t0 + self.cfg.connect_timeout
         if self.cfg.turn is not None and self.cfg.turn_preflight:
-            tls = ice_adapter.insecure_tls_context() if self.cfg.turn_insecure else None
+            tls = insecure_client_context() if self.cfg.turn_insecure else None
             self.preflight = asyncio.ensure_future(
                 turn_preflight(self.cfg.turn, self.cfg.turn_username, self.cfg.turn_credential, tls)
             )

@@ -145,11 +145,3 @@ def set_turn_tls_context(pc: RTCPeerConnection, context: ssl.SSLContext) -> bool
         return False
     conn.turn_ssl = context  # type: ignore[assignment]  # aioice annotates it as bool
     return True
-
-
-def insecure_tls_context() -> ssl.SSLContext:
-    """TLS client context that accepts any certificate (the lab's self-signed one)."""
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    return context
