@@ -27,8 +27,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, ClassVar, Protocol
 
+from nattest.errors import UsageError
+
 if TYPE_CHECKING:
     from nattest.backends.records import LabRecord
+    from nattest.model.impair import LinkImpairment
     from nattest.model.topology import Topology
 
 
@@ -139,6 +142,12 @@ class Lab(ABC):
     def leftovers(self) -> list[str]:
         """After down(): whatever of this lab still exists (namespaces, links, containers,
         processes, its folder), one line each. Empty when nothing leaked."""
+
+    def impair(self, link: str, impairment: LinkImpairment | None) -> None:
+        """Change the impairment of one link (`nat-a:wan`) of the running lab; None clears
+        it. Takes effect before it returns; the lab's record follows, so `nattest status`
+        and later handles see it. UsageError for an unknown link."""
+        raise UsageError(f"the {self.backend} backend cannot change impairments on a running lab")
 
     def address(self, node: str) -> str:
         """The first address of `node` (hosts, servers, NAT WAN side)."""

@@ -14,6 +14,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from nattest.backends.rulesets import host_firewall_ruleset, nat_ruleset
+from nattest.backends.wires import (
+    NET_SIDE,
+    NODE_SIDE,
+    WIRE_INDEX,
+    Wire,
+    plan_wire,
+    wire_configure,
+    wire_ruleset,
+    wire_sysctls,
+)
 from nattest.model.topology import Topology
 
 BRIDGE = "br0"
@@ -46,6 +56,11 @@ class Plan:
     """Namespace → conntrack sysctls (exist once a ruleset has loaded conntrack)."""
     ports: dict[tuple[str, str], str] = field(default_factory=dict)
     """(node, interface) → its bridge port name in the network's namespace."""
+    indexes: dict[tuple[str, str], int] = field(default_factory=dict)
+    """(node, interface) → the interface's ifindex."""
+    wires: dict[str, Wire] = field(default_factory=dict)
+    """`node:interface` → the wire spliced into that impaired link (``backends.wires``);
+    its namespace is in `namespaces` under the key `node.interface`."""
 
 
 def plan_lab(t: Topology, lab: str) -> Plan:
@@ -53,6 +68,10 @@ def plan_lab(t: Topology, lab: str) -> Plan:
     p = Plan(lab=lab)
     for name in [*t.networks, *t.nodes()]:
         p.namespaces[name] = ns_name(lab, name)
+    for node, ifname in t.impaired_links():
+        w = plan_wire(t, lab, node, ifname)
+        p.wires[w.link] = w
+        p.namespaces[f"{node}.{ifname}"] = w.namespace
     p.create = [f"netns add {ns}" for ns in p.namespaces.values()]
     for net in t.networks:
         ns = p.namespaces[net]
@@ -82,16 +101,16 @@ def plan_lab(t: Topology, lab: str) -> Plan:
                 # linkwatch defers carrier events of a device whose ifindex equals its
                 # iflink by up to 1 s, and in separate namespaces the two often coincide.
                 index = VETH_INDEX_BASE + len(done)
-                p.create.append(
-                    f"link add {ifname} index {index} netns {ns} "
-                    f"type veth peer name {port} netns {netns}"
+                p.indexes[(node, ifname)] = index
+                p.create += veth_lines(
+                    ifname, index, ns, port, netns, p.wires.get(f"{node}:{ifname}")
                 )
                 p.configure[netns] += [f"link set {port} master {BRIDGE}", f"link set {port} up"]
             lines.append(f"addr add {addr}/{subnet.prefixlen} dev {ifname}")
         lines += [f"link set {ifname} up" for ifname in sorted(done)]
         gw = t.gateway(node)
         if gw:
-            lines.append(f"route add default via {gw}")
+            lines.append(f"route replace default via {gw}")
         lines += _open_router_routes(t, node)
         p.configure[ns] = lines
         p.sysctls[ns] = {
@@ -116,6 +135,10 @@ def plan_lab(t: Topology, lab: str) -> Plan:
                 "net.netfilter.nf_conntrack_udp_timeout": timeout,
                 "net.netfilter.nf_conntrack_udp_timeout_stream": timeout,
             }
+    for w in p.wires.values():
+        p.configure[w.namespace] = wire_configure(w)
+        p.sysctls[w.namespace] = wire_sysctls()
+        p.rulesets[w.namespace] = wire_ruleset(w)
     for name, h in t.hosts.items():
         if h.firewall is not None:
             netns = p.namespaces[h.network]
@@ -125,11 +148,29 @@ def plan_lab(t: Topology, lab: str) -> Plan:
     return p
 
 
+def veth_lines(
+    ifname: str, index: int, ns: str, port: str, netns: str, wire: Wire | None = None
+) -> list[str]:
+    """`ip -batch` lines linking a node's interface to its bridge port: directly, or through
+    the link's wire (node ↔ `wn`, `wb` ↔ bridge port)."""
+    if wire is None:
+        return [
+            f"link add {ifname} index {index} netns {ns} type veth peer name {port} netns {netns}"
+        ]
+    w = wire.namespace
+    return [
+        f"link add {ifname} index {index} netns {ns} type veth peer name {NODE_SIDE} "
+        f"index {WIRE_INDEX[NODE_SIDE]} netns {w}",
+        f"link add {NET_SIDE} index {WIRE_INDEX[NET_SIDE]} netns {w} type veth peer name {port} "
+        f"netns {netns}",
+    ]
+
+
 def _open_router_routes(t: Topology, node: str) -> list[str]:
     """Routes to the public LANs of `open` routers that sit on this node's network."""
     lines = []
     nets = {net for _, net, _ in t.attachments(node)}
     for name, r in t.nats.items():
         if r.nat is None and name != node and r.wan.network in nets:
-            lines.append(f"route add {t.networks[r.lan.network].subnet} via {r.wan.address}")
+            lines.append(f"route replace {t.networks[r.lan.network].subnet} via {r.wan.address}")
     return lines

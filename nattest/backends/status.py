@@ -23,7 +23,8 @@ def _pid_alive(pid: int) -> bool:
 
 def lab_status(record: LabRecord) -> dict[str, Any]:
     """Name, backend, topology, age, services and per node: kind, backend name, addresses,
-    NAT behaviour and firewall (NATs), the chain of NATs in front (hosts)."""
+    NAT behaviour and firewall (NATs), the chain of NATs in front (hosts), and the
+    impairment of each impaired interface."""
     lab = for_record(record).attach(record)
     topo = lab.topology
     nodes = []
@@ -44,6 +45,13 @@ def lab_status(record: LabRecord) -> dict[str, Any]:
                 entry["firewall"] = firewall.value
         if kind == "host":
             entry["behind"] = topo.behind(node)
+        impaired = {
+            ifn: imp.describe()
+            for (n, ifn), imp in topo.impaired_links().items()
+            if n == node and imp.active
+        }
+        if impaired:
+            entry["impair"] = impaired
         nodes.append(entry)
     return {
         "name": record.name,

@@ -31,4 +31,4 @@ def main() -> None:
 
 
 # the commands register themselves on `main`; each imports the library only when it runs
-from nattest.cli import call, checks, labs, matrix, turn  # noqa: E402,F401
+from nattest.cli import call, checks, impair, labs, matrix, turn  # noqa: E402,F401

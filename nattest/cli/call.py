@@ -10,6 +10,7 @@ import click
 
 from nattest.cli import main
 from nattest.cli.common import backend_option, handle_errors, out, peer_kind_options
+from nattest.cli.impair import impair_option, impaired
 
 
 @main.command()
@@ -29,6 +30,7 @@ from nattest.cli.common import backend_option, handle_errors, out, peer_kind_opt
 @click.option("--keep", is_flag=True, help="Leave the lab up afterwards (to poke into it).")
 @click.option("--name", help="Lab name.")
 @peer_kind_options
+@impair_option
 @backend_option
 @handle_errors
 def call(
@@ -38,6 +40,7 @@ def call(
     keep: bool,
     name: str | None,
     backend: str | None,
+    impairs: list[Any],
     **spec: Any,
 ) -> None:
     """Run one real call between the topology's two peers and print what happened."""
@@ -47,7 +50,7 @@ def call(
     from nattest.lab import open_lab
     from nattest.report.call import summary
 
-    topo = call_topology(topology, pair)
+    topo = impaired(call_topology(topology, pair), impairs)
     call_spec = CallSpec(**spec)
     warm_peers(peer_kinds(call_spec), backend)  # usage errors before anything is built
     with open_lab(

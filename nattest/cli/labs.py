@@ -6,11 +6,13 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
 from nattest.cli import main
 from nattest.cli.common import backend_option, escape, handle_errors, out
+from nattest.cli.impair import impair_option, impaired
 from nattest.errors import UsageError
 from nattest.services import SIGNALING_MODULE
 
@@ -27,9 +29,12 @@ def _print_labs(names: list[str]) -> None:
 @click.argument("topology", type=click.Path(dir_okay=False))
 @click.option("--name", help="Lab name (default: derived from the topology).")
 @click.option("--no-services", is_flag=True, help="Do not start coturn and signaling.")
+@impair_option
 @backend_option
 @handle_errors
-def up(topology: str, name: str | None, no_services: bool, backend: str | None) -> None:
+def up(
+    topology: str, name: str | None, no_services: bool, backend: str | None, impairs: list[Any]
+) -> None:
     """Build TOPOLOGY and leave it up; prints its name and nodes."""
     from nattest.backends import get_backend, records
 
@@ -39,7 +44,7 @@ def up(topology: str, name: str | None, no_services: bool, backend: str | None) 
     from nattest.lab import build_lab, terminate_as_interrupt
     from nattest.model.load import load_topology
 
-    topo = load_topology(topology)
+    topo = impaired(load_topology(topology), impairs)
     t0 = time.perf_counter()
     with terminate_as_interrupt():
         lab = build_lab(

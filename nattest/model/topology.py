@@ -32,6 +32,7 @@ from pydantic import Field, field_validator
 
 from nattest.errors import UsageError
 from nattest.model.base import Spec
+from nattest.model.impair import LinkImpairment
 from nattest.model.nat import OPEN, PRESETS, Firewall, NatBehavior, blocks_udp
 
 NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,22}[a-z0-9])?$")
@@ -77,6 +78,8 @@ class Attachment(Spec):
     """Network name."""
     address: IPv4Address
     """Address of the interface (inside the network's subnet)."""
+    impair: LinkImpairment | None = None
+    """Delay, loss, rate ... on this link (``nattest.model.impair``)."""
 
 
 class Nat(Spec):
@@ -132,6 +135,8 @@ class Host(Spec):
     """Its address."""
     firewall: Firewall | None = None
     """An outbound firewall right in front of this host (at its switch port)."""
+    impair: LinkImpairment | None = None
+    """Delay, loss, rate ... on its link (``nattest.model.impair``)."""
 
 
 class Server(Spec):
@@ -146,6 +151,8 @@ class Server(Spec):
     auth: Literal["long-term", "rest"] = "long-term"
     """TURN credentials: static long-term users, or the REST API shared secret
     (time-limited `expiry:user` names). coturn 4.6 serves one mode at a time."""
+    impair: LinkImpairment | None = None
+    """Delay, loss, rate ... on its link (``nattest.model.impair``)."""
 
 
 class Topology(Spec):
@@ -229,6 +236,64 @@ class Topology(Spec):
             chain.append(router)
             net = self.nats[router].wan.network
         return chain
+
+    # -- links and their impairments --------------------------------------------------
+
+    def links(self) -> list[str]:
+        """Every link, named `node:interface` (`nat-a:wan`, `alice:eth0`)."""
+        return [
+            f"{n}:{i}"
+            for n in self.nodes()
+            for i in dict.fromkeys(a[0] for a in self.attachments(n))
+        ]
+
+    def resolve_link(self, link: str) -> tuple[str, str]:
+        """`nat-a:wan` → ("nat-a", "wan"); a one-link node's name alone will do.
+        UsageError naming the links there are."""
+        node, _, ifname = link.partition(":")
+        ifnames = (
+            list(dict.fromkeys(a[0] for a in self.attachments(node)))
+            if node in self.nodes()
+            else []
+        )
+        if not ifname and len(ifnames) == 1:
+            ifname = ifnames[0]
+        if ifname not in ifnames:
+            known = ", ".join(self.links())
+            raise UsageError(f"topology {self.name}: no link {link!r} (links: {known})")
+        return node, ifname
+
+    def impairment(self, node: str, ifname: str) -> LinkImpairment | None:
+        """The impairment on one link, None when it has none."""
+        if node in self.nats:
+            return getattr(self.nats[node], ifname).impair
+        spec = self.hosts.get(node) or self.servers[node]
+        return spec.impair
+
+    def impaired_links(self) -> dict[tuple[str, str], LinkImpairment]:
+        """(node, interface) → impairment, for every link that has one (maybe inactive:
+        a cleared link keeps its wire)."""
+        out = {}
+        for link in self.links():
+            node, ifname = self.resolve_link(link)
+            imp = self.impairment(node, ifname)
+            if imp is not None:
+                out[(node, ifname)] = imp
+        return out
+
+    def with_impairment(self, link: str, impair: LinkImpairment | None) -> Topology:
+        """A copy with one link's impairment replaced (None: the link has none)."""
+        node, ifname = self.resolve_link(link)
+        if node in self.nats:
+            nat = self.nats[node]
+            side = getattr(nat, ifname).model_copy(update={"impair": impair})
+            nats = {**self.nats, node: nat.model_copy(update={ifname: side})}
+            return self.model_copy(update={"nats": nats})
+        if node in self.hosts:
+            hosts = {**self.hosts, node: self.hosts[node].model_copy(update={"impair": impair})}
+            return self.model_copy(update={"hosts": hosts})
+        server = self.servers[node].model_copy(update={"impair": impair})
+        return self.model_copy(update={"servers": {**self.servers, node: server}})
 
     def blocks_udp(self, host: str) -> bool:
         """Whether a firewall in front of `host` (its own or its NATs') drops UDP."""

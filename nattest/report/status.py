@@ -21,6 +21,8 @@ def print_status(console: Console, labs: list[dict[str, Any]]) -> None:
                 extra += f" + firewall {n['firewall']}"
             if n["kind"] == "host":
                 extra = "behind " + (" → ".join(n["behind"]) or "nothing (public)")
+            for ifn, what in n.get("impair", {}).items():
+                extra += f"\n{ifn}: {what}"
             table.add_row(n["node"], n["kind"], addrs, extra)
         console.print(table)
         for svc, url in d["services"].items():

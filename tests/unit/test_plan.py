@@ -19,7 +19,7 @@ def test_symmetric_plan() -> None:
     # the host namespace only creates namespaces and veths that live in lab namespaces
     assert all(line.startswith(("netns add nt-demo-", "link add ")) for line in p.create)
     assert all(" netns nt-demo-" in line for line in p.create if line.startswith("link add"))
-    assert "route add default via 10.0.1.1" in p.configure["nt-demo-alice"]
+    assert "route replace default via 10.0.1.1" in p.configure["nt-demo-alice"]
     assert "addr add 203.0.113.3/24 dev eth0" in p.configure["nt-demo-turn"]
     assert p.sysctls["nt-demo-nat-a"]["net.ipv4.ip_forward"] == "1"
     assert "snat ip to 203.0.113.11 random" in p.rulesets["nt-demo-nat-a"]
@@ -30,8 +30,8 @@ def test_symmetric_plan() -> None:
 def test_open_routers_get_routes_on_internet_nodes() -> None:
     p = plan_lab(load_topology(TOPOLOGIES / "open.yaml"), "o")
     turn = p.configure["nt-o-turn"]
-    assert "route add 198.51.100.0/25 via 203.0.113.11" in turn
-    assert "route add 198.51.100.128/25 via 203.0.113.12" in turn
+    assert "route replace 198.51.100.0/25 via 203.0.113.11" in turn
+    assert "route replace 198.51.100.128/25 via 203.0.113.12" in turn
     assert p.rulesets["nt-o-nat-a"] == "table ip nattest {\n}\n"
 
 

@@ -17,11 +17,12 @@ from typing import IO, Any
 
 from nattest.backends import records
 from nattest.backends.base import Lab, Process
-from nattest.backends.netns import namespaces, warmstart
+from nattest.backends.netns import namespaces, warmstart, wiring
 from nattest.backends.netns.cleanup import leftovers, teardown
 from nattest.backends.netns.runner import Runner, in_netns
 from nattest.backends.plan import Plan, plan_lab
 from nattest.errors import LabError
+from nattest.model.impair import LinkImpairment
 from nattest.model.topology import Topology
 
 log = logging.getLogger("nattest.backends.netns")
@@ -78,7 +79,7 @@ class NetnsLab(Lab):
         r.run(["ip", "-batch", "-"], input="\n".join(p.create) + "\n")
         self.inodes = {namespaces.inode(ns) for ns in p.namespaces.values()}
         for ns, values in p.sysctls.items():
-            self._sysctls(ns, values)
+            self.write_sysctls(ns, values)
         # Bridge ports first, then node sides: the second `up` of a veth pair then turns
         # carrier on with both ends running, which linkwatch handles at once (else ~1 s).
         networks = {self.plan.namespaces[n] for n in self.topology.networks}
@@ -104,9 +105,15 @@ class NetnsLab(Lab):
         for ns, proc in loads:
             r.finish(proc, ns)
         for ns, values in p.late_sysctls.items():
-            self._sysctls(ns, values)
+            self.write_sysctls(ns, values)
         self.timings["network"] = t1 - t0
         self.timings["rulesets"] = time.perf_counter() - t1
+        if p.wires:
+            t2 = time.perf_counter()
+            for w in p.wires.values():
+                wiring.apply_wire(r, self.workdir, w, ruleset=False)
+                wiring.start_shaper(self, w)
+            self.timings["impairments"] = time.perf_counter() - t2
 
     def _wait_links_up(self, timeout: float = 3.0) -> None:
         """Poll until every interface is operationally UP.
@@ -116,6 +123,7 @@ class NetnsLab(Lab):
         ~0.7 s first-packet delay). A lab is up only when its links really carry packets.
         """
         pending = [self.plan.namespaces[n] for n in self.topology.nodes()]
+        pending += [w.namespace for w in self.plan.wires.values()]
         deadline = time.monotonic() + timeout
         while pending:
             procs = [
@@ -136,7 +144,8 @@ class NetnsLab(Lab):
             if pending:
                 time.sleep(0.002)
 
-    def _sysctls(self, ns: str, values: dict[str, str]) -> None:
+    def write_sysctls(self, ns: str, values: dict[str, str]) -> None:
+        """Write sysctls inside one of the lab's namespaces (recorded in repro.sh)."""
         for k, v in values.items():
             self.runner.record(in_netns(ns, ["sysctl", "-qw", f"{k}={v}"]))
         try:
@@ -215,11 +224,23 @@ class NetnsLab(Lab):
         """Warm: forked from this process's fork server, straight into the node's
         namespace (``warmstart``); ``NATTEST_COLD=1`` starts ``python -m`` instead, and so
         does a fork server that cannot start it (logged: the start is slower, not lost)."""
+        return self.spawn_python_in(self.node_ref(node), module, args, log=log, env=env)
+
+    def spawn_python_in(
+        self,
+        ns: str,
+        module: str,
+        args: list[str],
+        *,
+        log: IO[Any],
+        env: dict[str, str] | None = None,
+    ) -> Process:
+        """``spawn_python`` into one of the lab's namespaces (a node's, or a wire's)."""
         if os.environ.get(warmstart.COLD_ENV) == "1":
-            return super().spawn_python(node, module, args, log=log, env=env)
+            return self._spawn_cold(ns, module, args, log=log, env=env)
         try:
             proc = warmstart.server_for(module).spawn(
-                self.node_ref(node),
+                ns,
                 args,
                 env={**(os.environ if env is None else env), namespaces.LAB_ENV: self.name},
                 stdout=log.fileno(),
@@ -227,9 +248,23 @@ class NetnsLab(Lab):
             )
         except OSError as e:
             logging.getLogger("nattest.backends.netns").warning(
-                "[%s] warm start of %s failed (%s); starting it cold", node, module, e
+                "[%s] warm start of %s failed (%s); starting it cold", ns, module, e
             )
-            return super().spawn_python(node, module, args, log=log, env=env)
+            return self._spawn_cold(ns, module, args, log=log, env=env)
+        self.children.append(proc)
+        return proc
+
+    def _spawn_cold(
+        self, ns: str, module: str, args: list[str], *, log: IO[Any], env: dict[str, str] | None
+    ) -> Process:
+        proc = subprocess.Popen(
+            in_netns(ns, [sys.executable, "-m", module, *args]),
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            env={**(os.environ if env is None else env), namespaces.LAB_ENV: self.name},
+            start_new_session=True,
+        )
         self.children.append(proc)
         return proc
 
@@ -237,6 +272,29 @@ class NetnsLab(Lab):
         self, node: str, family: int = socket.AF_INET, type: int = socket.SOCK_DGRAM
     ) -> socket.socket:
         return namespaces.open_socket(self.node_ref(node), family, type)
+
+    # -- impairments -------------------------------------------------------------------
+
+    def impair(self, link: str, impairment: LinkImpairment | None) -> None:
+        """Change a link's impairment live; a link without a wire gets one spliced in
+        (``wiring.splice_wire``), a cleared one keeps its wire, doing nothing."""
+        node, ifname = self.topology.resolve_link(link)
+        topology = self.topology.with_impairment(link, impairment or LinkImpairment())
+        plan = plan_lab(topology, self.name)
+        w = plan.wires[f"{node}:{ifname}"]
+        new = w.link not in self.plan.wires
+        if new:
+            wiring.splice_wire(self, w, plan.ports[(node, ifname)], plan.indexes[(node, ifname)])
+        gen = wiring.apply_wire(self.runner, self.workdir, w)
+        if new:
+            wiring.start_shaper(self, w)
+        else:
+            wiring.wait_applied(self.workdir, w, gen)
+        self.topology, self.plan = topology, plan
+        record = records.load(self.name)
+        record.topology = topology.model_dump(mode="json")
+        record.namespaces = list(plan.namespaces.values())
+        records.save(record)
 
     # -- teardown ----------------------------------------------------------------------
 
