@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from nattest.model.base import Model
 
@@ -63,14 +63,22 @@ class CandidatePair(Model):
 
 
 class StateEvent(Model):
-    """One state change, with its time since the peer started (seconds)."""
+    """One state change, with its time on the call's clock (seconds)."""
 
     machine: Literal["iceGathering", "iceConnection", "dtls", "connection", "signaling"]
     """Which state machine changed."""
     state: str
     """New state (`new`, `checking`, `connected`, `completed`, `failed`, ...)."""
     t: float
-    """Seconds since the agent started."""
+    """Seconds since the call started (its peers were launched: the clock faults are
+    scheduled on, CLOCK_MONOTONIC shared by every process); since the agent started for
+    a peer run on its own."""
+    source: Literal["stack", "nattest"] = "stack"
+    """`stack`: the WebRTC stack emitted it; `nattest`: nattest derived it from something it
+    observed (aiortc has no `disconnected` state: nattest records one at the first consent
+    check that went unanswered, and `completed` again when one is answered)."""
+    detail: str | None = None
+    """What a `nattest` event is grounded in (`ICE consent check unanswered`)."""
 
 
 class RtpStats(Model):
@@ -94,6 +102,38 @@ class RtpStats(Model):
     """Frames (audio or video) the receiving track actually produced."""
 
 
+class BitrateSample(Model):
+    """One second of one media kind, from two getStats reports (webrtc-internals' derived
+    `[bytesSent_in_bits/s]` figures)."""
+
+    t: float
+    """Seconds on the call's clock (as StateEvent.t) at the end of the interval."""
+    kind: Literal["audio", "video"]
+    """Media kind."""
+    interval: float
+    """Seconds between the two reports the figures come from (≈ 1)."""
+    bytes_sent_in_bits_per_s: float = Field(
+        default=0.0,
+        serialization_alias="bytesSent_in_bits/s",
+        validation_alias=AliasChoices("bytesSent_in_bits/s", "bytes_sent_in_bits_per_s"),
+    )
+    """outbound-rtp bytesSent delta × 8 / interval: the sender's bitrate (JSON
+    `bytesSent_in_bits/s`, as webrtc-internals names it)."""
+    packets_sent_per_s: float = Field(
+        default=0.0,
+        serialization_alias="packetsSent/s",
+        validation_alias=AliasChoices("packetsSent/s", "packets_sent_per_s"),
+    )
+    """outbound-rtp packetsSent delta / interval (JSON `packetsSent/s`)."""
+    packets_received_per_s: float = Field(
+        default=0.0,
+        serialization_alias="packetsReceived/s",
+        validation_alias=AliasChoices("packetsReceived/s", "packets_received_per_s"),
+    )
+    """inbound-rtp packetsReceived delta / interval (JSON `packetsReceived/s`; aiortc has
+    no inbound bytesReceived, so no inbound bitrate)."""
+
+
 class Stats(Model):
     """Stats of one peer at the end of the call."""
 
@@ -101,6 +141,12 @@ class Stats(Model):
     """RTT of the selected pair in seconds (from ICE consent checks or RTCP)."""
     rtp: list[RtpStats] = Field(default_factory=list)
     """Per-kind RTP figures."""
+    bitrate: list[BitrateSample] = Field(default_factory=list)
+    """Once a second from connected to the end of the media phase, per kind."""
+
+    def bitrates(self, kind: Literal["audio", "video"]) -> list[BitrateSample]:
+        """The samples of one kind, in time order."""
+        return [s for s in self.bitrate if s.kind == kind]
 
 
 class MediaVerdict(Model):
@@ -147,7 +193,9 @@ class PeerResult(Model):
     policy: Policy = "all"
     """iceTransportPolicy."""
     outcome: Literal["connected", "failed"]
-    """Did ICE and DTLS connect?"""
+    """connected: ICE and DTLS connected and stayed up to the end of the call; failed:
+    they never connected, or the connection was lost mid-call (``time_to_connected`` is
+    then set, and ``reason`` says how it was lost)."""
     reason: str | None = None
     """Why it failed, in network words."""
     local_candidates: list[Candidate] = Field(default_factory=list)
@@ -183,6 +231,27 @@ class PeerResult(Model):
     it concerns are missing, not zero."""
 
 
+class FaultRecord(Model):
+    """One fault of the call's schedule (``nattest.call.faults``) and what came of it."""
+
+    at: float
+    """When it was scheduled: seconds since the call started."""
+    spec: str
+    """The fault as written (`3s:cut nat-a`)."""
+    action: str
+    """Action name (`cut`, `restore`, `kill`, `flush`, `impair`, `clear`)."""
+    target: str
+    """Node, server or link it acted on."""
+    t: float | None = None
+    """When it was applied, on the call's clock (as StateEvent.t); None if never."""
+    outcome: Literal["applied", "error", "skipped"] = "skipped"
+    """applied; error (the action failed: `detail` says why); skipped (the call ended or
+    was cancelled first)."""
+    detail: str = ""
+    """What was done (`nat-a drops every packet: nft table inet nattest_fault`) or the
+    error."""
+
+
 class CallResult(Model):
     """One call: both peers' results and the call-level verdicts."""
 
@@ -207,6 +276,8 @@ class CallResult(Model):
     Each peer kind says how its own view becomes this form (``PeerKind.reported_pair``)."""
     callee_pair: CandidatePair | None = None
     """The same, from the callee's view."""
+    faults: list[FaultRecord] = Field(default_factory=list)
+    """The faults scheduled during the call, each with its outcome, in time order."""
 
     @property
     def connected(self) -> bool:

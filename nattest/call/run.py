@@ -4,6 +4,10 @@ Each side is a peer of its kind (``CallSpec.caller_kind``/``callee_kind``, see
 ``nattest.peers``) started inside its node: they meet on the lab's signaling server, use the
 lab's STUN and TURN servers and leave results in the lab folder, which their kinds read and
 this module merges. The TURN password reaches a peer through its environment only.
+
+The call's clock starts when the peers are launched: peers time their timelines from it
+(``PeerLaunch.clock_zero``), and the spec's faults (``nattest.call.faults``) run on a timer
+thread on the same clock while the peers run; the CallResult records each one's outcome.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from pathlib import Path
 
 from nattest.backends import get_backend
 from nattest.backends.base import Lab, Process
+from nattest.call.faults import FaultRunner, check_faults
 from nattest.call.merge import merge_call
 from nattest.call.result import CallResult, Role
 from nattest.call.spec import CallSpec
@@ -59,7 +64,13 @@ def warm_peers(kinds: dict[Role, PeerKind], backend: str | None = None) -> None:
 
 
 def launch_for(
-    services: LabServices, spec: CallSpec, name: str, role: Role, room: str, folder: Path
+    services: LabServices,
+    spec: CallSpec,
+    name: str,
+    role: Role,
+    room: str,
+    folder: Path,
+    clock_zero: float | None = None,
 ) -> PeerLaunch:
     """What peer `name` is told for this call (pure: the lab's services and the spec)."""
     if not services.signaling_url:
@@ -89,6 +100,7 @@ def launch_for(
         log_path=folder / f"{name}.log",
         stun_url=services.stun_url() if spec.stun and services.turn_address else None,
         video_size=spec.video_size,
+        clock_zero=clock_zero,
         **turn,  # type: ignore[arg-type]
     )
 
@@ -103,33 +115,41 @@ def run_call(
 ) -> CallResult:
     """Run a call from `caller` to `callee` (default: the topology's peers).
 
-    Setting `cancel` stops the peers at once and raises Cancelled."""
+    Setting `cancel` stops the peers at once and raises Cancelled. The spec's faults are
+    applied while the peers run (a fault that fails is recorded with its error, one whose
+    time comes after the peers ended is recorded as skipped)."""
     spec = (spec or CallSpec()).resolved(lab.topology)
     hosts = _hosts(lab, caller, callee)
+    check_faults(lab.topology, spec.schedule)
     kinds = peer_kinds(spec)
     services = LabServices.load(lab.workdir)
     room = uuid.uuid4().hex[:8]
     folder = lab.workdir / "calls" / room
     folder.mkdir(parents=True)
+    clock0 = time.monotonic()
     launches = {
-        role: launch_for(services, spec, name, role, room, folder) for role, name in hosts.items()
+        role: launch_for(services, spec, name, role, room, folder, clock0)
+        for role, name in hosts.items()
     }
     procs: dict[Role, Process] = {}
     codes: dict[Role, int | None] = {}
-    deadline = time.monotonic() + spec.connect_timeout + spec.duration + SLACK
+    deadline = clock0 + spec.connect_timeout + spec.duration + SLACK
+    faults = FaultRunner(lab, spec.schedule, clock0)
     try:
         for role, launch in launches.items():
             with launch.log_path.open("wb") as log:
                 procs[role] = kinds[role].start(lab, launch, log)
+        faults.start()
         _wait(procs, deadline, cancel or threading.Event())
     finally:
+        records = faults.stop()
         for role, proc in procs.items():
             codes[role] = proc.poll()
             if codes[role] is None:
                 proc.kill()
                 proc.wait()
     results = {role: kinds[role].read_result(launches[role], codes[role]) for role in launches}
-    return merge_call(
+    call = merge_call(
         lab.topology.name,
         results["caller"],
         results["callee"],
@@ -139,6 +159,8 @@ def run_call(
         selected_pair=kinds["caller"].reported_pair(results["caller"], results["callee"]),
         callee_pair=kinds["callee"].reported_pair(results["callee"], results["caller"]),
     )
+    call.faults = records
+    return call
 
 
 def _wait(procs: dict[Role, Process], deadline: float, cancel: threading.Event) -> None:

@@ -2,6 +2,9 @@
 
     spec = CallSpec(policy="relay", turn_transport="tls", caller_kind="aiortc")
 
+Faults (``faults=["3s:cut nat-a"]``, ``nattest.call.faults``) are applied to the lab while
+the peers run, at times since the call started.
+
 Peer kinds name registered ``nattest.peers`` (both ``aiortc`` by default). TURN transports
 are per peer: unless ``peer_transports`` says otherwise, a peer behind a firewall that drops
 UDP reaches TURN over TCP when the call uses UDP (``tcp_turn_overrides``), the one place
@@ -11,8 +14,10 @@ that rule lives.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from nattest.call.faults import Fault, parse_faults
 from nattest.call.result import Policy, Transport
 from nattest.errors import UsageError
 from nattest.model.topology import Topology
@@ -43,6 +48,17 @@ class CallSpec:
     """Peer kind of the caller (a registered `nattest.peers` name)."""
     callee_kind: str = "aiortc"
     """Peer kind of the callee."""
+    faults: Sequence[Fault | str] = ()
+    """Faults to apply during the call (``nattest.call.faults``): Faults or their text
+    (`3s:cut nat-a`), kept as Faults in time order."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "faults", parse_faults(self.faults, "faults"))
+
+    @property
+    def schedule(self) -> tuple[Fault, ...]:
+        """The faults as Faults, in time order."""
+        return parse_faults(self.faults, "faults")
 
     def transport_for(self, peer: str) -> Transport:
         """The TURN transport of one peer."""

@@ -29,6 +29,14 @@ from nattest.cli.impair import impair_option, impaired
 @click.option("--json", "json_file", type=click.Path(dir_okay=False), help="Write the CallResult.")
 @click.option("--keep", is_flag=True, help="Leave the lab up afterwards (to poke into it).")
 @click.option("--name", help="Lab name.")
+@click.option(
+    "--at",
+    "faults",
+    multiple=True,
+    metavar="TIME:ACTION TARGET",
+    help="A fault during the call, repeatable: 3s:cut nat-a, 20s:restore nat-a, "
+    "1500ms:kill turn, 2s:flush nat-a (TIME since the peers were launched).",
+)
 @peer_kind_options
 @impair_option
 @backend_option
@@ -45,13 +53,16 @@ def call(
 ) -> None:
     """Run one real call between the topology's two peers and print what happened."""
     from nattest.backends import records
+    from nattest.call.faults import check_faults, parse_faults
     from nattest.call.run import peer_kinds, run_call, save_call, warm_peers
     from nattest.call.spec import CallSpec, call_topology
     from nattest.lab import open_lab
     from nattest.report.call import summary
 
     topo = impaired(call_topology(topology, pair), impairs)
-    call_spec = CallSpec(**spec)
+    faults = parse_faults(spec.pop("faults"), "--at")
+    call_spec = CallSpec(**spec, faults=faults)
+    check_faults(topo, call_spec.schedule)  # bad --at targets: exit 2, nothing built
     warm_peers(peer_kinds(call_spec), backend)  # usage errors before anything is built
     with open_lab(
         topo,

@@ -59,6 +59,9 @@ class PeerLaunch:
     """PEM file of the certificate a `turns:` client must trust (the lab's own)."""
     video_size: str | None = None
     """`WxH` of the synthetic video, None for the kind's default."""
+    clock_zero: float | None = None
+    """CLOCK_MONOTONIC seconds of the call's start: the peer times its timeline from it
+    (``StateEvent.t``), the clock faults are scheduled on. None: from its own start."""
 
 
 class PeerKind(ABC):

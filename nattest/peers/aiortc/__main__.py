@@ -77,6 +77,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=(640, 480),
         help="WxH of the synthetic video (default 640x480)",
     )
+    p.add_argument(
+        "--clock-zero",
+        type=float,
+        help="CLOCK_MONOTONIC seconds of the call's start: timeline times count from it",
+    )
     p.add_argument("--result", required=True, type=Path, help="PeerResult JSON file")
     return p.parse_args(argv)
 
@@ -128,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
             duration=args.duration,
             connect_timeout=args.connect_timeout,
             video_size=args.video_size,
+            clock_zero=args.clock_zero,
         )
     except ValueError as exc:
         write_result(args.result, _failed(args, str(exc)))

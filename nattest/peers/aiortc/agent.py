@@ -4,11 +4,15 @@ Sequence (both roles): TURN preflight (in the background) → connect to signali
 ``join`` → caller: on ``ready`` gather and send the full offer (aiortc does not trickle);
 callee: on ``offer`` answer → wait for ICE + DTLS (``connectionState == connected``) →
 media for ``duration`` s (tone + test pattern both ways, data-channel echoes) → getStats,
-selected pair → ``leave`` → close.
+selected pair → ``leave`` → close. From connected on, getStats is sampled once a second
+(``bitrate``) and every consent check is watched (``health``): a call lost mid-call ends
+the media phase at once, its reason saying what was lost on which pair.
 
 Every wait has a deadline: connecting must finish within ``connect_timeout`` of the start,
-the media phase is bounded by ``duration`` plus a grace period, teardown by a few seconds.
-``run()`` never raises: a failure becomes ``outcome="failed"`` with a reason.
+the media phase is bounded by ``duration`` plus a grace period, teardown by a few seconds;
+a connection aiortc gives up on (consent lost: about 30 s without answers) ends it early.
+``run()`` never raises: a failure becomes ``outcome="failed"`` with a reason. Timeline
+times are on the call's clock (``PeerConfig.clock_zero``).
 """
 
 from __future__ import annotations
@@ -22,10 +26,12 @@ from typing import Literal
 from aiortc import RTCDataChannel, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
 
-from nattest.call.result import Candidate, MediaVerdict, PeerResult, StateEvent
+from nattest.call.result import Candidate, MediaVerdict, PeerResult, StateEvent, Stats
 from nattest.call.sdp import parse_candidates
 from nattest.peers.aiortc import ice_adapter
+from nattest.peers.aiortc.bitrate import BitrateSampler
 from nattest.peers.aiortc.config import PeerConfig, rtc_configuration
+from nattest.peers.aiortc.health import ConsentWatch
 from nattest.peers.aiortc.media import (
     DONE_TAG,
     MEDIA_TAG,
@@ -65,8 +71,14 @@ class PeerAgent(Snapshots):
     def __init__(self, cfg: PeerConfig) -> None:
         self.cfg = cfg
         self.t0 = time.monotonic()
+        self.clock0 = self.t0 if cfg.clock_zero is None else cfg.clock_zero
         self.timeline: list[StateEvent] = []
         self.pc = RTCPeerConnection(rtc_configuration(cfg))
+        self.sampler = BitrateSampler(self.pc.getStats, self._clock, cfg.name)
+        self.consent = ConsentWatch(
+            self._clock, lambda state, why: self._record("iceConnection", state, why)
+        )
+        self.lost = False
         self.sig = SignalingClient(cfg.signaling, cfg.name)
         self.counters = {"audio": FrameCounter("audio"), "video": FrameCounter("video")}
         self.probe = EchoProbe(cfg.name)
@@ -93,9 +105,16 @@ class PeerAgent(Snapshots):
     def _now(self) -> float:
         return round(time.monotonic() - self.t0, 4)
 
-    def _record(self, machine: Machine, state: str) -> None:
-        self.timeline.append(StateEvent(machine=machine, state=state, t=self._now()))
-        log.info("[%s] %s: %s", self.cfg.name, machine, state)
+    def _clock(self) -> float:
+        return round(time.monotonic() - self.clock0, 4)
+
+    def _record(self, machine: Machine, state: str, nattest: str | None = None) -> None:
+        """A state change; `nattest`: derived by nattest (what it is grounded in)."""
+        event = StateEvent(machine=machine, state=state, t=self._clock())
+        if nattest is not None:
+            event = event.model_copy(update={"source": "nattest", "detail": nattest})
+        self.timeline.append(event)
+        log.info("[%s] %s: %s%s", self.cfg.name, machine, state, f" ({nattest})" if nattest else "")
 
     def _wire_events(self) -> None:
         pc = self.pc
@@ -211,6 +230,9 @@ class PeerAgent(Snapshots):
                 w.cancel()
         if self.connected.is_set():
             self._snapshot_pair()
+            self.sampler.start()
+            if not ice_adapter.watch_consent(self.pc, self.consent.on_check):
+                self.warnings.append("no nominated pair at connected: consent not watched")
             return
         if self.pc.iceConnectionState == "failed":
             raise CallFailed(f"ICE failed: no candidate pair succeeded ({self._pairs_hint()})")
@@ -252,10 +274,9 @@ class PeerAgent(Snapshots):
         await self._wait_media(t_media)
         self._snapshot_pair()
         if self.pc.connectionState == "failed" and not self.sig.peer_left.is_set():
-            raise CallFailed(
-                f"connection failed {time.monotonic() - t_media:.1f} s into the media phase "
-                f"(ice {self.pc.iceConnectionState}, dtls {self._dtls_state()})"
-            )
+            self.lost = True
+            await self.sampler.stop()
+            raise CallFailed(await self._lost_reason(time.monotonic() - t_media))
         if self.probe.sent and not self.sig.peer_left.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.probe.done.wait(), ECHO_GRACE)
@@ -339,7 +360,10 @@ class PeerAgent(Snapshots):
         except Exception as exc:  # the result must always be written
             log.exception("[%s] unexpected error", self.cfg.name)
             reason = f"internal error during {self.phase}: {type(exc).__name__}: {exc}"
+        await self.sampler.stop()
         collected = await self._collect()
+        stats: Stats = collected.setdefault("stats", Stats())
+        stats.bitrate = self.sampler.samples
         preflight = None
         if self.preflight is not None:
             try:
@@ -362,7 +386,7 @@ class PeerAgent(Snapshots):
             name=self.cfg.name,
             role=self.cfg.role,
             policy=self.cfg.policy,
-            outcome="connected" if connected else "failed",
+            outcome="connected" if connected and not self.lost else "failed",
             reason=reason,
             timeline=self.timeline,
             time_to_connected=ttc,

@@ -53,6 +53,9 @@ class PeerConfig:
     """Seconds from start to connected before giving up."""
     video_size: tuple[int, int] = (640, 480)
     """Width and height of the synthetic video."""
+    clock_zero: float | None = None
+    """CLOCK_MONOTONIC seconds of the call's start, the zero of the timeline (None: the
+    agent's own start)."""
 
     def url_for(self, candidate_type: str) -> str | None:
         """The server URL a candidate of this type came from (no credentials)."""

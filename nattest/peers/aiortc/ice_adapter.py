@@ -10,7 +10,11 @@ aiortc 1.16 has no public API for the selected (nominated) candidate pair: getSt
       ._connection                               # aioice.Connection (PRIVATE)
       ._nominated[1]                             # aioice CandidatePair (PRIVATE)
 
-(``pc.sctp.transport`` leads to the same transport under max-bundle.) The TLS context used
+(``pc.sctp.transport`` leads to the same transport under max-bundle.) Consent freshness
+(RFC 7675) runs in aioice's private ``Connection.query_consent``: a check on each nominated
+pair every 4-6 s (``CONSENT_INTERVAL``), sent once (``retransmissions=0``), the connection
+closed after ``CONSENT_FAILURES`` (6) in a row without an answer. ``watch_consent`` sees
+each check's outcome by wrapping that pair's ``StunProtocol.request``. The TLS context used
 for ``turns:`` is also only settable here (``Connection.turn_ssl``, a plain attribute that
 aioice passes to ``loop.create_connection(ssl=...)``).
 
@@ -21,10 +25,13 @@ and nowhere else.
 from __future__ import annotations
 
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import aioice
 import aioice.ice
+from aioice import stun
 from aiortc import RTCPeerConnection
 
 SUPPORTED_AIOICE = "0.13"
@@ -144,4 +151,44 @@ def set_turn_tls_context(pc: RTCPeerConnection, context: ssl.SSLContext) -> bool
     if conn is None:
         return False
     conn.turn_ssl = context  # type: ignore[assignment]  # aioice annotates it as bool
+    return True
+
+
+def consent_limits() -> tuple[float, int]:
+    """(seconds between consent checks, checks without an answer before aioice gives up)."""
+    check_version()
+    return float(aioice.ice.CONSENT_INTERVAL), int(aioice.ice.CONSENT_FAILURES)
+
+
+def watch_consent(pc: RTCPeerConnection, on_check: Callable[[bool], None]) -> bool:
+    """Call ``on_check(answered)`` after each consent check on the nominated pair.
+
+    aioice sends consent checks, and only those, with ``retransmissions=0``. Returns
+    False when there is no nominated pair (yet)."""
+    conn = _connection(pc)
+    pair = None if conn is None else getattr(conn, "_nominated", {}).get(RTP_COMPONENT)
+    if pair is None:
+        return False
+    protocol = pair.protocol
+    original = protocol.request
+
+    async def request(
+        message: stun.Message,
+        addr: tuple[str, int],
+        integrity_key: bytes | None = None,
+        retransmissions: int | None = None,
+    ) -> Any:
+        try:
+            result = await original(
+                message, addr, integrity_key=integrity_key, retransmissions=retransmissions
+            )
+        except stun.TransactionError:
+            if retransmissions == 0:
+                on_check(False)
+            raise
+        if retransmissions == 0:
+            on_check(True)
+        return result
+
+    protocol.request = request
     return True

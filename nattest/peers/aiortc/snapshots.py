@@ -17,7 +17,10 @@ from nattest.call.result import Candidate, MediaVerdict
 from nattest.call.sdp import check_sdp, parse_candidates
 from nattest.peers.aiortc import collect, ice_adapter
 from nattest.peers.aiortc.config import PeerConfig
+from nattest.peers.aiortc.health import RELAY_PROBE_TIMEOUT, ConsentWatch, lost_reason
 from nattest.peers.aiortc.media import EchoProbe, FrameCounter
+from nattest.peers.aiortc.turn import turn_preflight
+from nattest.services.tls import insecure_client_context
 
 log = logging.getLogger("nattest.peers.aiortc")
 
@@ -40,6 +43,7 @@ class Snapshots:
     connected: asyncio.Event
     counters: dict[str, FrameCounter]
     probe: EchoProbe
+    consent: ConsentWatch
 
     # ------------------------------------------------------------ snapshots
     # aioice clears its candidates and nominated pair on close, which the remote peer
@@ -82,6 +86,27 @@ class Snapshots:
             except Exception as exc:
                 return f"{hint}, TURN preflight did not finish: {type(exc).__name__}: {exc}"
         return hint
+
+    async def _lost_reason(self, into_media: float) -> str:
+        """Why the connected call was lost (``health.lost_reason``); for a pair relayed by
+        this peer, a fresh TURN allocation says whether the relay is still there."""
+        cfg = self.cfg
+        local = collect.annotate(self.gathered, cfg)
+        description = self.pc.remoteDescription
+        remote = parse_candidates(description.sdp) if description else []
+        pair = collect.selected_pair(self.pair_raw, local, remote, cfg)
+        relay = None
+        if pair is not None and pair.local.type == "relay" and cfg.turn is not None:
+            tls = insecure_client_context() if cfg.turn_insecure else None
+            relay = await turn_preflight(
+                cfg.turn, cfg.turn_username, cfg.turn_credential, tls, RELAY_PROBE_TIMEOUT
+            )
+        states = (
+            f"ice {self.pc.iceConnectionState}, connection {self.pc.connectionState}, "
+            f"dtls {self._dtls_state()}"
+        )
+        limit = ice_adapter.consent_limits()[1]
+        return lost_reason(into_media, pair, self.consent, limit, states, relay)
 
     # ---------------------------------------------------------------- results
 
