@@ -3,8 +3,8 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_FLAGS ?=
-SYSTEM_PACKAGES := coturn iptables nftables conntrack iproute2 iputils-ping python3 python3-venv python3-pip
-SYSTEM_COMMANDS := turnserver turnutils_natdiscovery nft iptables conntrack ip ping python3
+SYSTEM_PACKAGES := coturn iptables nftables conntrack iproute2 iputils-ping tcpdump python3 python3-venv python3-pip
+SYSTEM_COMMANDS := turnserver turnutils_natdiscovery nft iptables conntrack ip ping tcpdump python3
 
 .PHONY: deps system-deps venv test test-unit test-nat lint bench bench-matrix clean-labs
 

@@ -8,10 +8,13 @@ Fixtures: `nattest_lab`, `nattest_call`, `nattest_strict`, `turn_check` (validat
 deployment from CI). Options (group `nattest`, with ini fallbacks): `--nattest-keep-lab`,
 `--nattest-backend` (default: $NATTEST_BACKEND, else netns), `--nattest-strict` (a matrix
 cell that deviates, working on another pair than a standard agent selects, fails instead of
-warning: ``judge_cell``). Labs get unique names per xdist worker and are
-always torn down (unless kept), then checked for leftovers: a namespace, link, container,
-process or folder of the lab still there fails the test. A test that cannot run here (no
-root, no such backend) fails with the reason: a lab scenario never passes empty.
+warning: ``judge_cell``), `--nattest-capture` (a pcap per node of every lab: tcpdump in
+each namespace), `--nattest-results` (default `results`). A test that fails keeps its labs'
+evidence (pcaps when captured, peer logs, CallResult, rulesets, repro.sh, the failure) in
+`<results>/<test id>/`; a passing one keeps nothing. Labs get unique names per xdist worker
+and are always torn down (unless kept), then checked for leftovers: a namespace, link,
+container, process or folder of the lab still there fails the test. A test that cannot run
+here (no root, no such backend) fails with the reason: a lab scenario never passes empty.
 """
 
 from __future__ import annotations
@@ -29,7 +32,11 @@ from nattest.model.load import load_topology
 from nattest.model.topology import Topology
 
 if TYPE_CHECKING:
+    from nattest.evidence.session import TestEvidence
     from nattest.matrix.verdict import MatrixCell
+
+_FAILURE = pytest.StashKey[str]()
+"""A test's failure text, set when one of its phases failed (its evidence is kept)."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -53,7 +60,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="matrix cells that deviate (work, but not on the pair a standard agent selects) "
         "fail instead of warning",
     )
+    group.addoption(
+        "--nattest-capture",
+        action="store_true",
+        default=None,
+        help="record a pcap per node of every lab (tcpdump in each lab namespace); a failing "
+        "test keeps them with its other evidence",
+    )
+    group.addoption(
+        "--nattest-results",
+        default=None,
+        help="where failing tests keep their evidence, one folder per test (default: results)",
+    )
     parser.addini("nattest_keep_lab", "leave labs up after tests", type="bool", default=False)
+    parser.addini("nattest_capture", "a pcap per lab node", type="bool", default=False)
+    parser.addini("nattest_results", "folder of failing tests' evidence", default="results")
     parser.addini("nattest_strict", "deviating matrix cells fail", type="bool", default=False)
     parser.addini("nattest_backend", "lab backend (default: $NATTEST_BACKEND, else netns)")
 
@@ -88,7 +109,49 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     root = "root" if os.geteuid() == 0 else "NOT root: lab tests will fail"
-    return [f"nattest: backend={_backend(config)} keep-lab={_opt(config, 'keep_lab')} ({root})"]
+    return [
+        f"nattest: backend={_backend(config)} keep-lab={_opt(config, 'keep_lab')} "
+        f"capture={bool(_opt(config, 'capture'))} results={_results(config)} ({root})"
+    ]
+
+
+def _results(config: pytest.Config) -> Path:
+    """The evidence folder, relative to where pytest was started."""
+    return config.invocation_params.dir / str(_opt(config, "results") or "results")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Note a failed phase on the item: the fixtures' teardown keeps the evidence then."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    if report.failed:
+        previous = item.stash.get(_FAILURE, "")
+        item.stash[_FAILURE] = (previous + "\n\n" if previous else "") + report.longreprtext
+
+
+@pytest.fixture
+def nattest_evidence(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> TestEvidence:
+    """This test's labs and their evidence (captures, what a failure keeps): shared by
+    `nattest_lab` and `nattest_call`."""
+    from nattest.errors import UsageError
+    from nattest.evidence.capture import check_capture
+    from nattest.evidence.keep import EvidenceOptions
+    from nattest.evidence.session import TestEvidence
+
+    options = EvidenceOptions(
+        results=_results(request.config), capture=bool(_opt(request.config, "capture"))
+    )
+    if options.capture:
+        try:
+            check_capture(_backend(request.config))
+        except UsageError as e:
+            pytest.fail(f"--nattest-capture: {e}", pytrace=False)
+    return TestEvidence(
+        options, request.node.nodeid, lambda: tmp_path_factory.mktemp("nattest-evidence")
+    )
 
 
 def lab_name_for(worker: str) -> str:
@@ -106,11 +169,14 @@ def check_no_leftovers(lab: Lab) -> None:
 
 
 @pytest.fixture
-def nattest_lab(request: pytest.FixtureRequest) -> Iterator[Callable[..., Lab]]:
+def nattest_lab(
+    request: pytest.FixtureRequest, nattest_evidence: TestEvidence
+) -> Iterator[Callable[..., Lab]]:
     """A factory: `nattest_lab(topology_or_path, services=True) -> Lab`.
 
-    Every lab it made is torn down after the test (unless --nattest-keep-lab) and checked
-    for leftovers."""
+    Every lab it made is captured with --nattest-capture, keeps its evidence when the test
+    fails, is torn down after the test (unless --nattest-keep-lab) and checked for
+    leftovers."""
     from nattest.backends import get_backend
     from nattest.errors import UsageError
     from nattest.lab import build_lab
@@ -128,28 +194,35 @@ def nattest_lab(request: pytest.FixtureRequest) -> Iterator[Callable[..., Lab]]:
         topo = topology if isinstance(topology, Topology) else load_topology(topology)
         lab = build_lab(topo, lab_name_for(worker), services=services, backend=backend)
         labs.append(lab)
+        nattest_evidence.started(lab)
         return lab
 
     try:
         yield make
     finally:
-        if not keep:
-            for lab in labs:
-                lab.down()
-            for lab in labs:
-                check_no_leftovers(lab)
+        failure = request.node.stash.get(_FAILURE, "")
+        try:
+            nattest_evidence.finish(bool(failure), failure)  # before the labs go down
+        finally:
+            if not keep:
+                for lab in labs:
+                    lab.down()
+                for lab in labs:
+                    check_no_leftovers(lab)
 
 
 @pytest.fixture
 def nattest_call(
-    nattest_lab: Callable[..., Lab], request: pytest.FixtureRequest
+    nattest_lab: Callable[..., Lab],
+    nattest_evidence: TestEvidence,
+    request: pytest.FixtureRequest,
 ) -> Callable[..., CallResult]:
     """A factory: `nattest_call(topology_or_path, policy=..., turn_transport=..., ...)`.
 
-    Builds the lab, runs one real call between its peers, tears the lab down, returns
-    the CallResult. Keyword arguments are CallSpec fields (peer kinds included:
-    `caller_kind="aiortc"`); a peer behind a UDP-blocking firewall gets TURN over TCP
-    unless `peer_transports` says otherwise.
+    Builds the lab, runs one real call between its peers, sets its evidence aside (kept if
+    the test fails), tears the lab down, returns the CallResult. Keyword arguments are
+    CallSpec fields (peer kinds included: `caller_kind="aiortc"`); a peer behind a
+    UDP-blocking firewall gets TURN over TCP unless `peer_transports` says otherwise.
     """
     from nattest.call.run import peer_kinds, run_call, warm_peers
     from nattest.call.spec import CallSpec
@@ -161,7 +234,13 @@ def nattest_call(
         warm_peers(peer_kinds(call_spec), backend)  # an unknown kind fails before a lab
         lab = nattest_lab(topology)
         try:
-            return run_call(lab, call_spec)
+            try:
+                result = run_call(lab, call_spec)
+            except Exception as e:
+                nattest_evidence.stage(lab, error=f"{type(e).__name__}: {e}")
+                raise
+            nattest_evidence.stage(lab, call=result)  # kept if the test fails later
+            return result
         finally:
             lab.down()
 

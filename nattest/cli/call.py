@@ -10,6 +10,7 @@ import click
 
 from nattest.cli import main
 from nattest.cli.common import backend_option, handle_errors, out, peer_kind_options
+from nattest.cli.evidence import CallEvidence, evidence_for, evidence_options
 from nattest.cli.impair import impair_option, impaired
 
 
@@ -39,6 +40,7 @@ from nattest.cli.impair import impair_option, impaired
 )
 @peer_kind_options
 @impair_option
+@evidence_options
 @backend_option
 @handle_errors
 def call(
@@ -49,9 +51,14 @@ def call(
     name: str | None,
     backend: str | None,
     impairs: list[Any],
+    capture: bool,
+    results_dir: str,
     **spec: Any,
 ) -> None:
-    """Run one real call between the topology's two peers and print what happened."""
+    """Run one real call between the topology's two peers and print what happened.
+
+    A failed call keeps its evidence (peer logs, CallResult, rulesets, repro.sh) in
+    RESULTS/<lab>/; with --capture, every call keeps it, with a pcap per node."""
     from nattest.backends import records
     from nattest.call.faults import check_faults, parse_faults
     from nattest.call.run import peer_kinds, run_call, save_call, warm_peers
@@ -64,6 +71,7 @@ def call(
     call_spec = CallSpec(**spec, faults=faults)
     check_faults(topo, call_spec.schedule)  # bad --at targets: exit 2, nothing built
     warm_peers(peer_kinds(call_spec), backend)  # usage errors before anything is built
+    evidence = evidence_for(capture, results_dir, backend)
     with open_lab(
         topo,
         records.check_lab_name(name) if name else None,
@@ -71,13 +79,15 @@ def call(
         backend=backend,
         source=topology or "",
     ) as lab:
-        result = run_call(lab, call_spec)
+        with CallEvidence(lab, evidence) as kept:
+            result = kept.result = run_call(lab, call_spec)
         if keep:
             out.print(
                 f"lab [bold]{lab.name}[/] kept: nattest exec {lab.name} <node> -- ... ; "
                 f"nattest down {lab.name}"
             )
     click.echo(summary(result))
+    kept.report()
     if json_file:
         save_call(result, Path(json_file))
     sys.exit(0 if result.connected and result.media_ok else 1)

@@ -12,6 +12,7 @@ import click
 
 from nattest.cli import main
 from nattest.cli.common import backend_option, escape, handle_errors, out
+from nattest.cli.evidence import capture_running, evidence_for, evidence_options
 from nattest.cli.impair import impair_option, impaired
 from nattest.errors import UsageError
 from nattest.services import SIGNALING_MODULE
@@ -30,12 +31,22 @@ def _print_labs(names: list[str]) -> None:
 @click.option("--name", help="Lab name (default: derived from the topology).")
 @click.option("--no-services", is_flag=True, help="Do not start coturn and signaling.")
 @impair_option
+@evidence_options
 @backend_option
 @handle_errors
 def up(
-    topology: str, name: str | None, no_services: bool, backend: str | None, impairs: list[Any]
+    topology: str,
+    name: str | None,
+    no_services: bool,
+    backend: str | None,
+    impairs: list[Any],
+    capture: bool,
+    results_dir: str,
 ) -> None:
-    """Build TOPOLOGY and leave it up; prints its name and nodes."""
+    """Build TOPOLOGY and leave it up; prints its name and nodes.
+
+    With --capture, a tcpdump in every node writes RESULTS/<lab>/pcap/<node>.pcap until
+    `nattest down` (readable while it grows)."""
     from nattest.backends import get_backend, records
 
     if not no_services:  # the signaling server's imports overlap loading and building
@@ -45,6 +56,7 @@ def up(
     from nattest.model.load import load_topology
 
     topo = impaired(load_topology(topology), impairs)
+    evidence = evidence_for(capture, results_dir, backend)
     t0 = time.perf_counter()
     with terminate_as_interrupt():
         lab = build_lab(
@@ -54,9 +66,12 @@ def up(
             backend=backend,
             source=str(Path(topology).resolve()),
         )
+        pcaps = capture_running(lab, evidence) if capture else None
     took = time.perf_counter() - t0
     out.print(f"lab [bold]{lab.name}[/] up in {took:.3f} s ({escape(topo.description)})")
     _print_labs([lab.name])
+    if pcaps is not None:
+        out.print(f"capturing in every node: {escape(str(pcaps))}/<node>.pcap", highlight=False)
     out.print(f"next: nattest exec {lab.name} <node> -- <command>   |   nattest down {lab.name}")
 
 

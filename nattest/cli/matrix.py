@@ -11,6 +11,7 @@ import click
 
 from nattest.cli import main
 from nattest.cli.common import F, backend_option, err, escape, handle_errors, out, peer_kind_options
+from nattest.cli.evidence import evidence_for, evidence_options
 from nattest.errors import UsageError
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ def strict_option(fn: F) -> F:
     help="Run only shard K of N: a deterministic 1/N of the cells (merge the JSON reports "
     "with `nattest report merge`).",
 )
+@evidence_options
 @peer_kind_options
 @backend_option
 @handle_errors
@@ -71,13 +73,17 @@ def matrix(
     html_file: str | None,
     strict: bool,
     shard: str | None,
+    capture: bool,
+    results_dir: str,
     **options: Any,
 ) -> None:
     """Run the connectivity matrix: one real call per cell, judged against the table.
 
     Each cell is as expected (✔), a deviation (~: works, but not the pair a standard agent
     selects) or differs (✘). Exit code 1 when a cell differs (with --strict, also when one
-    deviates), 2 for usage errors."""
+    deviates), 2 for usage errors. A cell that differs keeps its evidence (peer logs,
+    CallResult, rulesets, repro.sh; with --capture, a pcap per node) in RESULTS/<cell id>/,
+    linked from the HTML report."""
     from nattest.lab import terminate_as_interrupt
     from nattest.matrix.run import MatrixOptions, plan_cells, run_matrix
     from nattest.matrix.shard import ShardInfo, parse_shard, shard_cells
@@ -86,7 +92,8 @@ def matrix(
     if jobs < 1:
         raise UsageError(f"--jobs {jobs}: give 1 or more")
     part = parse_shard(shard) if shard else None
-    opts = MatrixOptions(jobs=jobs, **options)
+    evidence = evidence_for(capture, results_dir, options.get("backend"), strict=strict)
+    opts = MatrixOptions(jobs=jobs, evidence=evidence, **options)
     table = opts.table()
     cells = plan_cells(
         table,

@@ -9,6 +9,7 @@ the queued cells and stops the running ones at once: their peers are killed, lab
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import threading
 import time
@@ -16,12 +17,17 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from nattest.backends import get_backend
-from nattest.call.result import Policy
+from nattest.backends.base import Lab
+from nattest.call.result import CallResult, Policy
 from nattest.call.run import run_call
 from nattest.call.spec import CallSpec
 from nattest.errors import Cancelled, NattestError, UsageError
+from nattest.evidence.capture import Capture, start_capture
+from nattest.evidence.keep import EvidenceOptions, add_file, discard, keep_evidence
+from nattest.evidence.model import Evidence
 from nattest.lab import build_lab
 from nattest.matrix.expectations import Expectation, Expectations, load_expectations, table_name
 from nattest.matrix.shard import cost
@@ -36,6 +42,8 @@ from nattest.matrix.verdict import (
 from nattest.model.configs import check_config, pair_topology
 from nattest.peers import get_peer_kind
 from nattest.services import SIGNALING_MODULE
+
+log = logging.getLogger("nattest.matrix")
 
 LAB_STEM = "mx"
 """Stem of the cells' lab names (`mx-k3f9a`)."""
@@ -62,6 +70,9 @@ class MatrixOptions:
     """Peer kind of every callee."""
     backend: str | None = None
     """Backend of the cells' labs (default: ``nattest.backends.default_name()``)."""
+    evidence: EvidenceOptions | None = None
+    """Capture each cell (``capture``) and keep a failing cell's evidence in
+    `<results>/<cell id>/`; None keeps nothing."""
 
     def table(self) -> Expectations:
         """The expectation table judging these peer kinds."""
@@ -111,6 +122,8 @@ def run_cell(
 ) -> MatrixCell:
     """Build the cell's lab, run its call, tear the lab down, judge the result.
 
+    With ``opts.evidence`` the lab is captured (``capture``) and a cell that differs keeps
+    its evidence (``nattest.evidence.keep``) in `<results>/<cell id>/` before its lab goes.
     With `cancel` set (before or during the call) the cell stops and raises Cancelled."""
     cancel = cancel or threading.Event()
     if cancel.is_set():
@@ -122,17 +135,32 @@ def run_cell(
     except NattestError as e:
         return evaluate(exp, error=str(e))
     t_setup = time.perf_counter()
+    result: CallResult | None = None
+    error: str | None = None
+    evidence: Evidence | None = None
+    capture: Capture | None = None
     try:
-        if cancel.is_set():
-            raise Cancelled(f"cell {exp.id} cancelled")
-        result = run_call(lab, cell_spec(exp, opts), cancel=cancel)
-    except Cancelled:
-        raise
-    except NattestError as e:
-        return evaluate(exp, error=str(e), lab=lab.name)
+        try:
+            if opts.evidence is not None and opts.evidence.capture:
+                capture = start_capture(lab)
+            if cancel.is_set():
+                raise Cancelled(f"cell {exp.id} cancelled")
+            result = run_call(lab, cell_spec(exp, opts), cancel=cancel)
+        except Cancelled:
+            raise
+        except NattestError as e:
+            error = str(e)
+        finally:
+            t_call = time.perf_counter()
+        if opts.evidence is not None:
+            evidence = _keep(lab, exp, opts.evidence, result, error, capture)
     finally:
-        t_call = time.perf_counter()
+        if capture is not None:
+            capture.stop()
         lab.down()
+    if error is not None:
+        return _with_evidence(evaluate(exp, error=error, lab=lab.name), evidence)
+    assert result is not None
     t_end = time.perf_counter()
     timings = call_timings(result, total=t_end - t0)
     timings.update(
@@ -140,7 +168,40 @@ def run_cell(
         call=round(t_call - t_setup, 4),
         teardown=round(t_end - t_call, 4),
     )
-    return evaluate(exp, result, timings=timings, lab=lab.name)
+    return _with_evidence(evaluate(exp, result, timings=timings, lab=lab.name), evidence)
+
+
+def _keep(
+    lab: Lab,
+    exp: Expectation,
+    opts: EvidenceOptions,
+    result: CallResult | None,
+    error: str | None,
+    capture: Capture | None,
+) -> Evidence | None:
+    """The cell's evidence, kept while its lab is up, when the cell fails (it differs, or
+    deviates under ``opts.strict``); None when it passes or the folder cannot be written."""
+    judged = evaluate(exp, result, error=error)
+    try:
+        if judged.passed(opts.strict):
+            discard(opts.folder(exp.id))
+            return None
+        return keep_evidence(lab, opts.folder(exp.id), call=result, error=error, capture=capture)
+    except OSError as e:
+        log.warning("cell %s: cannot keep its evidence in %s: %s", exp.id, opts.results, e)
+        return None
+
+
+def _with_evidence(cell: MatrixCell, evidence: Evidence | None) -> MatrixCell:
+    """The cell with its evidence folder, its verdict written there as `cell.json`."""
+    if evidence is None:
+        return cell
+    try:
+        kept = add_file(Path(evidence.folder), "cell.json", cell.to_json() + "\n")
+    except OSError as e:
+        log.warning("cell %s: cannot write cell.json: %s", cell.id, e)
+        kept = evidence
+    return cell.model_copy(update={"evidence": kept})
 
 
 def run_matrix(

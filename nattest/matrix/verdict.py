@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import Field, computed_field, model_validator
 
 from nattest.call.result import CallResult, PeerResult, Policy, Transport
+from nattest.evidence.model import Evidence
 from nattest.matrix.cells import cell_id
 from nattest.matrix.expectations import Expectation
 from nattest.model.base import Model
@@ -113,6 +114,9 @@ class MatrixCell(Model):
     """Seconds per phase: lab_setup, gathering, connecting, media, total."""
     lab: str | None = None
     """Name of the lab the cell ran in (its files were in /run/nattest/<lab>/)."""
+    evidence: Evidence | None = None
+    """Where a failing cell kept its pcaps, peer logs, CallResult and repro.sh
+    (`results/<cell id>/`); None for a passing cell or a run that kept nothing."""
 
     @property
     def id(self) -> str:

@@ -146,6 +146,9 @@ def render_failures(result: MatrixResult) -> RenderableType:
         lines.append(f": {c.why}")
         if not c.expectation.confirmed and c.status == "mismatch":
             lines.append("  (expectation not yet confirmed by a real run)", "dim")
+        if c.evidence is not None:
+            pcaps = f", {len(c.evidence.pcaps())} pcaps" if c.evidence.pcaps() else ""
+            lines.append(f"\n    evidence: {c.evidence.folder.rstrip('/')}/{pcaps}", "dim")
         lines.append("\n")
     rules = sorted({c.expectation.deviation_rule or "" for c in bad if c.deviation} - {""})
     for rule in rules:
