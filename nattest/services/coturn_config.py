@@ -78,6 +78,9 @@ class TurnConfig(Spec):
     """``allowed-peer-ip`` ranges: allowed even inside a denied range."""
     user_quota: int = Field(default=0, ge=0)
     """``user-quota``: allocations one user may hold at once (0: no limit)."""
+    max_allocate_lifetime: int | None = Field(default=None, ge=1)
+    """``max-allocate-lifetime`` seconds: the longest LIFETIME an allocation or refresh is
+    granted (coturn's default 3600); clients must refresh before it runs out."""
     cert: Path | None = None
     """TLS certificate (PEM); default ``<workdir>/turn-cert.pem``, made on start if missing."""
     key: Path | None = None
@@ -185,7 +188,14 @@ def render_config(cfg: TurnConfig) -> str:
             [f"denied-peer-ip={r}" for r in cfg.denied_peers]
             + [f"allowed-peer-ip={r}" for r in cfg.allowed_peers]
         ),
-        quota=f"user-quota={cfg.user_quota}" if cfg.user_quota else "# no user-quota",
+        quota="\n".join(
+            [
+                f"user-quota={cfg.user_quota}" if cfg.user_quota else "# no user-quota",
+                f"max-allocate-lifetime={cfg.max_allocate_lifetime}"
+                if cfg.max_allocate_lifetime
+                else "# default max-allocate-lifetime (3600 s)",
+            ]
+        ),
         cert=cfg.cert_path,
         pkey=cfg.key_path,
         realm=cfg.realm,

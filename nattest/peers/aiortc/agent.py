@@ -75,9 +75,7 @@ class PeerAgent(Snapshots):
         self.timeline: list[StateEvent] = []
         self.pc = RTCPeerConnection(rtc_configuration(cfg))
         self.sampler = BitrateSampler(self.pc.getStats, self._clock, cfg.name)
-        self.consent = ConsentWatch(
-            self._clock, lambda state, why: self._record("iceConnection", state, why)
-        )
+        self.consent = ConsentWatch(self._clock, self._consent_state)
         self.lost = False
         self.sig = SignalingClient(cfg.signaling, cfg.name)
         self.counters = {"audio": FrameCounter("audio"), "video": FrameCounter("video")}
@@ -230,9 +228,7 @@ class PeerAgent(Snapshots):
                 w.cancel()
         if self.connected.is_set():
             self._snapshot_pair()
-            self.sampler.start()
-            if not ice_adapter.watch_consent(self.pc, self.consent.on_check):
-                self.warnings.append("no nominated pair at connected: consent not watched")
+            self._watch()
             return
         if self.pc.iceConnectionState == "failed":
             raise CallFailed(f"ICE failed: no candidate pair succeeded ({self._pairs_hint()})")
@@ -243,9 +239,12 @@ class PeerAgent(Snapshots):
             f"({self._pairs_hint()})"
         )
 
+    def _channel_up(self) -> bool:
+        return self.channel is not None and self.channel.readyState == "open"
+
     def _local_media(self) -> bool:
         ok = all(c.frames > 0 for c in self.counters.values())
-        if ok and self.channel is not None and self.channel_open.is_set():
+        if ok and self.channel is not None and self._channel_up():
             self.ready.tell(self.channel)
         return ok
 
@@ -273,7 +272,7 @@ class PeerAgent(Snapshots):
         t_media = time.monotonic()
         await self._wait_media(t_media)
         self._snapshot_pair()
-        if self.pc.connectionState == "failed" and not self.sig.peer_left.is_set():
+        if await self._was_lost():
             self.lost = True
             await self.sampler.stop()
             raise CallFailed(await self._lost_reason(time.monotonic() - t_media))
@@ -286,7 +285,7 @@ class PeerAgent(Snapshots):
         """Say "done" and wait until the other side has said it too (or left, or the
         connection failed): a peer that closed on its own clock could cut off the other's
         last probe or echo, a race that made cells flaky under load."""
-        if self.channel is None or not self.channel_open.is_set():
+        if self.channel is None or not self._channel_up():
             return
         self.phase = "waiting for the peer to finish its checks"
         self.done.tell(self.channel)

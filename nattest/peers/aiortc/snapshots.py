@@ -8,7 +8,9 @@ trigger before we collect), diagnostics for failure messages, and the collected 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any, Literal
 
 from aiortc import RTCPeerConnection
@@ -16,9 +18,11 @@ from aiortc import RTCPeerConnection
 from nattest.call.result import Candidate, MediaVerdict
 from nattest.call.sdp import check_sdp, parse_candidates
 from nattest.peers.aiortc import collect, ice_adapter
+from nattest.peers.aiortc.bitrate import BitrateSampler
 from nattest.peers.aiortc.config import PeerConfig
 from nattest.peers.aiortc.health import RELAY_PROBE_TIMEOUT, ConsentWatch, lost_reason
 from nattest.peers.aiortc.media import EchoProbe, FrameCounter
+from nattest.peers.aiortc.signal_client import SignalingClient
 from nattest.peers.aiortc.turn import turn_preflight
 from nattest.services.tls import insecure_client_context
 
@@ -26,6 +30,8 @@ log = logging.getLogger("nattest.peers.aiortc")
 
 TEARDOWN_TIMEOUT = 3.0
 """Seconds allowed for each teardown step."""
+LEAVE_GRACE = 1.0
+"""Seconds a peer whose connection closed has to say `leave` (a normal end)."""
 
 
 class Snapshots:
@@ -44,6 +50,10 @@ class Snapshots:
     counters: dict[str, FrameCounter]
     probe: EchoProbe
     consent: ConsentWatch
+    sig: SignalingClient
+    sampler: BitrateSampler
+    failed: asyncio.Event
+    _record: Callable[..., None]
 
     # ------------------------------------------------------------ snapshots
     # aioice clears its candidates and nominated pair on close, which the remote peer
@@ -59,6 +69,21 @@ class Snapshots:
             self.pair_raw = pair
         for raw in ice_adapter.valid_pairs(self.pc):
             self.valid_raw[(raw[0].address, raw[0].port, raw[1].address, raw[1].port)] = raw
+
+    # ------------------------------------------------------------ while connected
+
+    def _watch(self) -> None:
+        """From connected on: bitrate samples, and every consent check watched."""
+        self.sampler.start()
+        self.consent.limit = ice_adapter.consent_limits()[1]
+        if not ice_adapter.watch_consent(self.pc, self.consent.on_check):
+            self.warnings.append("no nominated pair at connected: consent not watched")
+
+    def _consent_state(self, state: str, why: str) -> None:
+        """A nattest-side iceConnection state (``ConsentWatch``); `failed` ends the call."""
+        self._record("iceConnection", state, why)
+        if state == "failed":
+            self.failed.set()
 
     # ------------------------------------------------------------ diagnostics
 
@@ -105,8 +130,21 @@ class Snapshots:
             f"ice {self.pc.iceConnectionState}, connection {self.pc.connectionState}, "
             f"dtls {self._dtls_state()}"
         )
-        limit = ice_adapter.consent_limits()[1]
-        return lost_reason(into_media, pair, self.consent, limit, states, relay)
+        return lost_reason(into_media, pair, self.consent, states, relay)
+
+    async def _was_lost(self) -> bool:
+        """Whether the connected call was lost (not ended by the peer): aioice gave up on
+        consent, aiortc failed, or aiortc closed the connection and the peer did not
+        leave (its `leave` follows a normal close within the signaling delay)."""
+        if self.sig.peer_left.is_set():
+            return False
+        if self.consent.expired or self.pc.connectionState == "failed":
+            return True
+        if self.pc.connectionState != "closed":
+            return False
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.sig.peer_left.wait(), LEAVE_GRACE)
+        return not self.sig.peer_left.is_set()
 
     # ---------------------------------------------------------------- results
 
