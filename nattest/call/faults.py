@@ -47,7 +47,7 @@ FAULT_TIMEOUT = 10.0
 """Seconds one action's commands may take before it counts as failed."""
 MAX_AT = 3600.0
 """Latest time a fault may be scheduled at (seconds)."""
-ACTION_MODULES: tuple[str, ...] = ()
+ACTION_MODULES: tuple[str, ...] = ("nattest.impair.actions",)
 """Modules that register more actions when imported (the impairment engine adds its own
 here, for ``impair``/``clear``); imported on the first lookup of an unknown action."""
 

@@ -3,11 +3,14 @@
 The score is a deliberately simple, documented heuristic (not an E-model/MOS estimate):
 it starts at 5 and subtracts
 
-* ``loss × 20`` (loss as a fraction 0..1, so 5 % loss costs a full point),
+* for packet loss, ``4 × L / (L + 4)`` points with L the loss in percent: the shape of
+  ITU-T G.107's effective equipment impairment ``Ie-eff = (95 − Ie) · L / (L + Bpl)``,
+  where the first percents cost most (0.8 points for 1 %, 1.3 for 2 %, 2.2 for 5 %,
+  3.3 for 20 %; close to the E-model's MOS for a codec with Bpl ≈ 10 at small losses),
 * 1 for jitter above 30 ms and 1 more above 50 ms,
 * 0.5 for a round-trip time above 150 ms and 1 more above 300 ms,
 
-then clamps to 1..5. ``call_quality`` scores each peer's receive side and keeps the worst.
+then clamps to 1..5 (total loss scores 1). ``call_quality`` scores each peer's receive side and keeps the worst.
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ RTT_WARN_S = 0.150
 """Round-trip time above this costs half a point."""
 RTT_BAD_S = 0.300
 """Round-trip time above this costs one more point."""
-LOSS_WEIGHT = 20.0
-"""Points lost per unit of loss fraction."""
+LOSS_POINTS = 4.0
+"""Points loss takes away as it approaches 100 %."""
+LOSS_ROBUSTNESS = 4.0
+"""Loss (percent) that costs half of ``LOSS_POINTS``: the curve's knee."""
 MIN_SCORE = 1.0
 """Worst score."""
 MAX_SCORE = 5.0
@@ -37,8 +42,10 @@ def quality_score(loss_fraction: float, jitter_s: float, rtt_s: float | None) ->
     jitter (RFC 3550 6.4.1) in seconds, ``rtt_s`` the round-trip time in seconds or
     None when unknown (no penalty).
     """
-    loss = min(max(loss_fraction, 0.0), 1.0)
-    score = MAX_SCORE - loss * LOSS_WEIGHT
+    loss = 100.0 * min(max(loss_fraction, 0.0), 1.0)
+    if loss >= 100.0:
+        return MIN_SCORE  # nothing arrived
+    score = MAX_SCORE - LOSS_POINTS * loss / (loss + LOSS_ROBUSTNESS)
     if jitter_s > JITTER_WARN_S:
         score -= 1.0
     if jitter_s > JITTER_BAD_S:

@@ -110,7 +110,8 @@ class Shaper:
         self.mtime = 0.0
 
     def load(self) -> None:
-        """(Re)read the config; keep each direction's burst state across a reload."""
+        """(Re)read the config, then say so (``<config>.applied``); keep each direction's
+        burst state across a reload."""
         self.mtime = self.config.stat().st_mtime
         cfg = json.loads(self.config.read_text())
         rng = random.Random(cfg.get("seed"))
@@ -127,8 +128,9 @@ class Shaper:
         tmp.replace(applied)
         log.info("%s: generation %d", cfg.get("link", "?"), self.generation)
 
-    def reader(self, queue: int) -> None:
-        """Take one queue's packets and schedule them (runs in its own thread)."""
+    @staticmethod
+    def bind(queue: int) -> Any:
+        """An fnfqueue connection bound to `queue`, copying whole packets."""
         import fnfqueue
 
         conn = fnfqueue.Connection()
@@ -136,6 +138,10 @@ class Shaper:
         q.set_mode(fnfqueue.MAX_PAYLOAD, fnfqueue.COPY_PACKET)
         q.set_maxlen(QUEUE_MAXLEN)
         q.fail_open = True
+        return conn
+
+    def reader(self, queue: int, conn: Any) -> None:
+        """Take one queue's packets and schedule them (runs in its own thread)."""
         direction = self.directions[queue]
         try:
             for packet in conn:
@@ -180,11 +186,15 @@ class Shaper:
             log.warning("duplicate to %s not sent: %s", dst, e)
 
     def run(self) -> None:
-        """Serve both queues until SIGTERM, re-reading the config when it changes."""
+        """Serve both queues until SIGTERM, re-reading the config when it changes. The
+        queues are bound before the config is reported applied: from then on no packet
+        passes unshaped."""
+        cfg = json.loads(self.config.read_text())
+        conns = {int(e["queue"]): self.bind(int(e["queue"])) for e in cfg["directions"].values()}
         self.load()
         threads = [threading.Thread(target=self.releaser, daemon=True)]
         threads += [
-            threading.Thread(target=self.reader, args=(q,), daemon=True) for q in self.directions
+            threading.Thread(target=self.reader, args=(q, c), daemon=True) for q, c in conns.items()
         ]
         for t in threads:
             t.start()

@@ -17,7 +17,7 @@ from nattest.backends.netns import namespaces
 from nattest.backends.netns.cleanup import leftovers
 
 TOPOLOGIES = Path(__file__).parents[2] / "topologies"
-LAB_LINK_NAMES = {"wan", "lan", "eth0", "br0", *(f"p{i}" for i in range(64))}
+LAB_LINK_NAMES = {"wan", "lan", "eth0", "br0", "wn", "wb", *(f"p{i}" for i in range(64))}
 """Names a lab gives its interfaces (inside its namespaces, never the host's)."""
 
 

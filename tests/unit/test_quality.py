@@ -13,8 +13,11 @@ from nattest.call.result import PeerResult, RtpStats, Stats
     [
         (0.0, 0.0, 0.0, 5.0),
         (0.0, 0.0, None, 5.0),  # unknown RTT: no penalty
-        (0.01, 0.0, 0.0, 4.8),  # 1 % loss costs 0.2
-        (0.05, 0.0, 0.0, 4.0),
+        (0.01, 0.0, 0.0, 4.2),  # 1 % loss costs 0.8: the first percents cost most
+        (0.02, 0.0, 0.0, 5 - 8 / 6),
+        (0.05, 0.0, 0.0, 5 - 20 / 9),
+        (0.20, 0.0, 0.0, 5 - 80 / 24),
+        (1.0, 0.0, 0.0, 1.0),  # nothing arrived
         (0.0, 0.030, 0.0, 5.0),  # thresholds are strict
         (0.0, 0.031, 0.0, 4.0),
         (0.0, 0.051, 0.0, 3.0),
