@@ -122,7 +122,11 @@ class CallEvidence:
     def report(self) -> None:
         """Say where the evidence is (after the call's summary)."""
         if self.kept is not None:
-            out.print(f"evidence kept in [bold]{escape(str(self.kept))}/[/]", highlight=False)
+            out.print(
+                f"evidence kept in [bold]{escape(str(self.kept))}/[/]",
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 __all__ = ["CallEvidence", "capture_running", "evidence_for", "evidence_options"]

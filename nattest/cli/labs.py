@@ -71,7 +71,11 @@ def up(
     out.print(f"lab [bold]{lab.name}[/] up in {took:.3f} s ({escape(topo.description)})")
     _print_labs([lab.name])
     if pcaps is not None:
-        out.print(f"capturing in every node: {escape(str(pcaps))}/<node>.pcap", highlight=False)
+        out.print(
+            f"capturing in every node: {escape(str(pcaps))}/<node>.pcap",
+            highlight=False,
+            soft_wrap=True,
+        )
     out.print(f"next: nattest exec {lab.name} <node> -- <command>   |   nattest down {lab.name}")
 
 

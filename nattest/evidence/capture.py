@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import re
 import shutil
+import stat
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -212,10 +213,12 @@ def parse_links(text: str) -> list[tuple[int, str]]:
 
 
 def _size(path: Path) -> int:
+    """Bytes in a regular file; 0 when it is missing or not a file."""
     try:
-        return path.stat().st_size
+        st = path.stat()
     except OSError:
         return 0
+    return st.st_size if stat.S_ISREG(st.st_mode) else 0
 
 
 def _read(path: Path) -> str:
