@@ -68,10 +68,18 @@ def peer_text(p: PeerResult) -> list[str]:
     lines += candidate_table(p.remote_candidates)
     lines.append(f"  selected pair: {pair_text(p.selected_pair)}")
     if p.timeline:
-        events = ", ".join(f"{e.machine} {e.state} @{e.t:.3f}" for e in p.timeline)
-        lines.append(f"  timeline: {events}")
+        events = ", ".join(
+            f"{e.machine} {e.state}{'*' if e.source == 'nattest' else ''} @{e.t:.3f}"
+            for e in p.timeline
+        )
+        lines.append(f"  timeline (* nattest-side, from consent checks): {events}")
     lines.append(f"  stats: currentRoundTripTime {_ms(p.stats.current_round_trip_time)}")
     lines += [_rtp_line(s) for s in p.stats.rtp]
+    for kind in ("audio", "video"):
+        samples = p.stats.bitrates(kind)
+        if samples:
+            per_s = " ".join(f"{s.bytes_sent_in_bits_per_s / 1000:.0f}" for s in samples)
+            lines.append(f"    {kind:5}  bytesSent_in_bits/s (kbit/s, one a second): {per_s}")
     m = p.media
     lines.append(
         f"  media {ok}: audio {m.audio_frames} frames, video {m.video_frames} frames, "
@@ -95,6 +103,9 @@ def summary(call: CallResult) -> str:
     ]
     if call.lab_setup is not None:
         head.append(f"Lab setup {call.lab_setup:.2f} s")
+    for f in call.faults:
+        when = "not applied" if f.t is None else f"@{f.t:.3f}"
+        head.append(f"Fault {f.spec}: {f.outcome} {when}: {f.detail}")
     return "\n".join([*head, "", *peer_text(call.caller), "", *peer_text(call.callee)])
 
 

@@ -164,3 +164,70 @@ def test_kill_coturn_during_relay_only_call(nattest_call: Call) -> None:
     for peer in (call.caller, call.callee):
         assert peer.selected_pair is not None and peer.selected_pair.short() == "relay↔relay"
         assert "a new allocation fails too: TURN allocate failed" in (peer.reason or "")
+
+
+@pytest.mark.slow
+def test_nat_rebinding_without_port_preservation(nattest_lab: Callable[..., Lab]) -> None:
+    """nat-a (port-restricted, no port preservation) forgets its mappings 3 s into a direct
+    call: alice's next packets leave from a new port, which bob's port-restricted NAT
+    drops, and bob's go to the old one, which nat-a no longer knows. Media stops both ways
+    at once, consent is lost, both fail. The flush also broke alice's signaling TCP
+    connection: the server tells bob that alice left (its WebSocket ping, every 20 s), so
+    bob may hear that before his consent runs out; either way bob reports the loss."""
+    lab = nattest_lab(
+        topology("port-restricted-cone", preset="port-restricted-cone", port_preservation=False)
+    )
+    call = run_call(lab, CallSpec(turn=False, duration=45.0, faults=["3s:flush nat-a"]))
+    (fault,) = call.faults
+    assert fault.outcome == "applied" and fault.t is not None, fault
+    alice, bob = call.caller, call.callee
+    assert alice.selected_pair is not None and bob.selected_pair is not None, describe(call)
+    old_port = bob.selected_pair.remote.port  # alice's mapped port, as bob sends to it
+    entries = lab.exec(
+        "nat-a", ["conntrack", "-L", "-p", "udp", "-s", alice.selected_pair.local.address]
+    ).stdout
+    mapped = [line for line in entries.splitlines() if "203.0.113.12" in line]
+    assert mapped and f"dport={old_port} " not in mapped[0], entries  # a new port
+    for peer in (alice, bob):
+        assert peer.outcome == "failed" and peer.reason, describe(call)
+        assert not media_flowing(peer, fault.t), describe(call)
+        assert ("disconnected", "nattest") in states(peer), describe(call)
+        assert peer.timeline[-1].t - fault.t <= CONSENT_BOUND + WIND_DOWN, describe(call)
+    assert alice.reason is not None and alice.reason.startswith("consent freshness lost")
+    assert event_t(alice, "failed") - fault.t <= CONSENT_BOUND, describe(call)
+    assert bob.reason is not None and "ICE consent checks in a row got no answer" in bob.reason
+    assert bob.reason.startswith(
+        ("consent freshness lost", "the peer left (signaling) after the call was lost")
+    ), describe(call)
+
+
+@pytest.mark.slow
+def test_short_turn_allocation_lifetime_is_refreshed(
+    nattest_lab: Callable[..., Lab], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """coturn grants allocations 8 s at most (max-allocate-lifetime); a 25 s relay-only
+    call stays up because aioice refreshes at 5/6 of the lifetime granted (every ≈ 6.7 s):
+    every second of the call carries media, and the peers' logs show the refreshes."""
+    from nattest.call.faults import ACTIONS, Fault
+    from nattest.services.coturn import TurnConfig, TurnServer
+    from nattest.services.credentials import TURN_USER, LabServices
+
+    monkeypatch.setenv("NATTEST_DEBUG", "1")  # peers log aioice's TURN refreshes
+    lab = nattest_lab(TOPOLOGIES / "port-restricted-cone.yaml")
+    ACTIONS["kill"].apply(lab, Fault(0.0, "kill", "turn"))  # the lab's coturn, by its PID
+    cfg = TurnConfig(
+        addresses=[str(a) for a in lab.topology.servers["turn"].addresses],
+        workdir=lab.workdir / "coturn" / "turn",
+        users={TURN_USER: LabServices.load(lab.workdir).turn_password},
+        max_allocate_lifetime=8,
+    )
+    TurnServer(cfg).start(lab, "turn")
+    call = run_call(lab, CallSpec(policy="relay", duration=25.0))
+    assert call.connected and call.media_ok, describe(call)
+    for peer in (call.caller, call.callee):
+        assert media_flowing(peer, 0.0) and len(peer.stats.bitrates("audio")) >= 24
+        assert ("disconnected", "nattest") not in states(peer), describe(call)
+        (folder,) = (lab.workdir / "calls").iterdir()
+        log = (folder / f"{peer.name}.log").read_text()
+        assert "(expires in 8 seconds)" in log, log[-2000:]
+        assert log.count("TURN allocation refreshed") >= 3, log[-2000:]

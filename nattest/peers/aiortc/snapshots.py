@@ -130,14 +130,20 @@ class Snapshots:
             f"ice {self.pc.iceConnectionState}, connection {self.pc.connectionState}, "
             f"dtls {self._dtls_state()}"
         )
-        return lost_reason(into_media, pair, self.consent, states, relay)
+        reason = lost_reason(into_media, pair, self.consent, states, relay)
+        if self.sig.peer_left.is_set():
+            return f"the peer left (signaling) after the call was lost: {reason}"
+        return reason
 
     async def _was_lost(self) -> bool:
         """Whether the connected call was lost (not ended by the peer): aioice gave up on
         consent, aiortc failed, or aiortc closed the connection and the peer did not
-        leave (its `leave` follows a normal close within the signaling delay)."""
+        leave (its `leave` follows a normal close within the signaling delay). A `leave`
+        that comes while consent checks go unanswered is no normal end either: the server
+        sends it when the peer's signaling connection died, as it does when the NAT that
+        broke the media path broke that TCP connection too."""
         if self.sig.peer_left.is_set():
-            return False
+            return self.consent.in_a_row > 0  # it "left" once our checks went unanswered
         if self.consent.expired or self.pc.connectionState == "failed":
             return True
         if self.pc.connectionState != "closed":
