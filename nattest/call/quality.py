@@ -10,7 +10,8 @@ it starts at 5 and subtracts
 * 1 for jitter above 30 ms and 1 more above 50 ms,
 * 0.5 for a round-trip time above 150 ms and 1 more above 300 ms,
 
-then clamps to 1..5 (total loss scores 1). ``call_quality`` scores each peer's receive side and keeps the worst.
+then clamps to 1..5 (total loss scores 1). ``call_quality`` scores each peer's receive
+side and keeps the worst.
 """
 
 from __future__ import annotations

@@ -100,6 +100,7 @@ def launch_for(
         log_path=folder / f"{name}.log",
         stun_url=services.stun_url() if spec.stun and services.turn_address else None,
         video_size=spec.video_size,
+        video=spec.video,
         clock_zero=clock_zero,
         **turn,  # type: ignore[arg-type]
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from nattest.call.faults import Fault, parse_faults
 from nattest.call.result import Policy, Transport
@@ -42,6 +43,9 @@ class CallSpec:
     """Seconds of media after connecting."""
     connect_timeout: float = 10.0
     """Seconds ICE + DTLS may take before the peer reports failure."""
+    video: Literal["pattern", "noise"] = "pattern"
+    """Synthetic video content: `pattern` (a moving bar, cheap to encode) or `noise` (random,
+    so the sender wants its full bitrate: bandwidth estimation under a rate limit)."""
     video_size: str | None = None
     """`WxH` of the synthetic video (peer default 640x480)."""
     caller_kind: str = "aiortc"

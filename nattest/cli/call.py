@@ -27,6 +27,15 @@ from nattest.cli.impair import impair_option, impaired
 )
 @click.option("--duration", type=float, default=2.0, show_default=True, help="Seconds of media.")
 @click.option("--connect-timeout", type=float, default=10.0, show_default=True)
+@click.option(
+    "--video",
+    type=click.Choice(["pattern", "noise"]),
+    default="pattern",
+    show_default=True,
+    help="Synthetic video: a moving bar, or noise whose bitrate follows the sender's "
+    "bandwidth estimate (see an --impair rate limit at work).",
+)
+@click.option("--video-size", metavar="WxH", help="Synthetic video size (peer default 640x480).")
 @click.option("--json", "json_file", type=click.Path(dir_okay=False), help="Write the CallResult.")
 @click.option("--keep", is_flag=True, help="Leave the lab up afterwards (to poke into it).")
 @click.option("--name", help="Lab name.")

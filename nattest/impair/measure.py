@@ -138,7 +138,7 @@ RECORD = struct.Struct("!Idd")
 def _receive(sock: socket.socket, stop: int, out: int) -> None:
     records = bytearray()
     while True:
-        ready, _, _ = select.select([sock, stop], [], [])
+        ready, _, _ = select.select([sock.fileno(), stop], [], [])
         if stop in ready:
             break
         while True:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, ClassVar
+from typing import IO, TYPE_CHECKING, Any, ClassVar, Literal
 
 from nattest.call.result import CandidatePair, PeerResult, Policy, Role, Transport
 
@@ -59,6 +59,9 @@ class PeerLaunch:
     """PEM file of the certificate a `turns:` client must trust (the lab's own)."""
     video_size: str | None = None
     """`WxH` of the synthetic video, None for the kind's default."""
+    video: Literal["pattern", "noise"] = "pattern"
+    """Synthetic video content: `pattern` (a moving bar) or `noise` (incompressible, so
+    the sender wants all the bitrate it may have)."""
     clock_zero: float | None = None
     """CLOCK_MONOTONIC seconds of the call's start: the peer times its timeline from it
     (``StateEvent.t``), the clock faults are scheduled on. None: from its own start."""

@@ -155,6 +155,8 @@ def test_video_bitrate_follows_a_rate_limit(nattest_call: Call) -> None:
     call = nattest_call(
         topo,
         duration=24.0,
+        video="noise",
+        video_size="320x240",
         faults=["6s:impair alice=egress.rate:300kbit", "15s:clear alice"],
     )
     assert call.connected, describe(call)
@@ -173,3 +175,22 @@ def test_video_bitrate_follows_a_rate_limit(nattest_call: Call) -> None:
     figures = f"before {before:.0f}, during {during:.0f}, after {after:.0f} bit/s"
     assert during < 300_000 and during < 0.8 * before, figures
     assert after > 1.2 * during, figures
+
+
+@pytest.mark.slow
+def test_a_call_survives_sustained_loss(nattest_call: Call) -> None:
+    """20 % loss each way on alice's link for 60 s: consent checks get lost now and then
+    (the timeline says `disconnected` at an unanswered one), but never six in a row, so the
+    call stays up (RFC 7675 consent freshness) and media keeps flowing."""
+    topo = load_topology(TOPOLOGIES / "port-restricted-cone.yaml").with_impairment(
+        "alice", parse_impairment("loss:20%")
+    )
+    call = nattest_call(topo, duration=60.0, connect_timeout=20.0)
+    assert call.connected and call.caller.reason is None, describe(call)
+    for peer in (call.caller, call.callee):
+        assert peer.call_duration is not None and peer.call_duration > 60, describe(call)
+        ice = [e.state for e in peer.timeline if e.machine == "iceConnection"]
+        assert "failed" not in ice and ice[-1] in ("connected", "completed", "closed"), ice
+        assert peer.media.audio_frames > 0 and peer.media.video_frames > 0, describe(call)
+        assert sum(s.packets_lost for s in peer.stats.rtp) > 0, describe(call)
+    assert call.quality < 3.0, describe(call)

@@ -74,6 +74,8 @@ class AiortcPeer(PeerKind):
                 env["SSL_CERT_FILE"] = launch.turn_cert  # trust the lab's own certificate
         if launch.video_size:
             args += ["--video-size", launch.video_size]
+        if launch.video != "pattern":
+            args += ["--video", launch.video]
         if launch.clock_zero is not None:
             args += ["--clock-zero", repr(launch.clock_zero)]
         return args, env

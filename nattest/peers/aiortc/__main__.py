@@ -78,6 +78,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="WxH of the synthetic video (default 640x480)",
     )
     p.add_argument(
+        "--video",
+        choices=("pattern", "noise"),
+        default="pattern",
+        help="synthetic video: a moving bar, or noise (the sender's full bitrate)",
+    )
+    p.add_argument(
         "--clock-zero",
         type=float,
         help="CLOCK_MONOTONIC seconds of the call's start: timeline times count from it",
@@ -133,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
             duration=args.duration,
             connect_timeout=args.connect_timeout,
             video_size=args.video_size,
+            video=args.video,
             clock_zero=args.clock_zero,
         )
     except ValueError as exc:

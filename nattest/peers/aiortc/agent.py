@@ -35,10 +35,10 @@ from nattest.peers.aiortc.health import ConsentWatch
 from nattest.peers.aiortc.media import (
     DONE_TAG,
     MEDIA_TAG,
+    VIDEO_TRACKS,
     EchoProbe,
     FrameCounter,
     Handshake,
-    PatternTrack,
     ToneTrack,
 )
 from nattest.peers.aiortc.signal_client import SignalingClient, SignalingError
@@ -163,7 +163,7 @@ class PeerAgent(Snapshots):
 
     def _setup_pc(self) -> None:
         self._wire_events()
-        self.local_tracks = [ToneTrack(), PatternTrack(*self.cfg.video_size)]
+        self.local_tracks = [ToneTrack(), VIDEO_TRACKS[self.cfg.video](*self.cfg.video_size)]
         for track in self.local_tracks:
             self.pc.addTrack(track)
         if self.cfg.role == "caller":

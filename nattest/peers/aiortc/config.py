@@ -53,6 +53,8 @@ class PeerConfig:
     """Seconds from start to connected before giving up."""
     video_size: tuple[int, int] = (640, 480)
     """Width and height of the synthetic video."""
+    video: Literal["pattern", "noise"] = "pattern"
+    """What it shows: a moving bar (cheap to encode) or random noise (full bitrate)."""
     clock_zero: float | None = None
     """CLOCK_MONOTONIC seconds of the call's start, the zero of the timeline (None: the
     agent's own start)."""

@@ -2,7 +2,8 @@
 data-channel echo probe.
 
 * ``ToneTrack``: 440 Hz sine, 48 kHz mono s16, 20 ms frames (what Opus sends).
-* ``PatternTrack``: a vertical bar sweeping across a grey frame, 30 fps, I420. It is
+* ``PatternTrack``: a vertical bar sweeping across a grey frame, 30 fps, I420;
+  ``NoiseTrack``: random luma, which no encoder compresses (``--video noise``). It is
   cheap to make (rows copied from a cached line, no numpy) and to VP8-encode (few
   edges), so two peers fit on a 2-core box at the default 640x480.
 * ``FrameCounter``: reads a received track with ``recv()`` and counts decoded frames.
@@ -20,6 +21,7 @@ import fractions
 import json
 import logging
 import math
+import os
 import secrets
 import time
 from array import array
@@ -127,6 +129,33 @@ class PatternTrack(VideoStreamTrack):
         frame.pts = pts
         frame.time_base = time_base
         return frame
+
+
+NOISE_LEVELS = bytes(100 + (b & 31) for b in range(256))
+"""Random byte → luma: fine-grained noise of ±16 around grey. VP8 spends whatever it is
+given on it (at 320x240 its output follows the target from 250 kbit/s to 1.5 Mbit/s),
+while full-range noise would overshoot any target."""
+
+
+class NoiseTrack(PatternTrack):
+    """Fresh fine-grained noise every frame, 30 fps: the encoder's output follows its target
+    bitrate, so the sender's bitrate shows its bandwidth estimation (under a rate limit)."""
+
+    async def recv(self) -> VideoFrame:
+        """Next frame."""
+        pts, time_base = await self.next_timestamp()
+        frame = VideoFrame(width=self.width, height=self.height, format="yuv420p")
+        luma, *chroma = frame.planes
+        luma.update(os.urandom(luma.buffer_size).translate(NOISE_LEVELS))
+        for plane in chroma:
+            plane.update(bytes([128]) * plane.buffer_size)
+        frame.pts = pts
+        frame.time_base = time_base
+        return frame
+
+
+VIDEO_TRACKS = {"pattern": PatternTrack, "noise": NoiseTrack}
+"""Synthetic video contents by name (``--video``)."""
 
 
 @dataclass
