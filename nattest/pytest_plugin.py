@@ -303,6 +303,8 @@ def judge_cell(cell: MatrixCell, strict: bool = False, details: str = "") -> Non
     if cell.ok:
         return
     message = f"{cell.verdict}: {cell.id}: {cell.why}"
+    if cell.evidence is not None:
+        message += f"\nevidence: {cell.evidence.folder.rstrip('/')}/"
     if cell.deviation and not strict:
         warnings.warn(NattestDeviation(message), stacklevel=2)
         return

@@ -2,13 +2,18 @@
 
 Select cells with -k, e.g. `pytest tests/lab/test_matrix.py -k "symmetric--port-restricted-cone"`.
 `nattest matrix` runs the same cells concurrently with reports (what `make test-nat` runs).
+A cell that fails keeps its evidence in `results/<cell id>/` (`--nattest-results`; pcaps
+with `--nattest-capture`), as `nattest matrix` does.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from nattest.backends.netns import namespaces
+from nattest.evidence.session import TestEvidence
 from nattest.matrix.expectations import Expectation, load_expectations
 from nattest.matrix.run import MatrixOptions, plan_cells, run_cell
 from nattest.pytest_plugin import judge_cell
@@ -22,9 +27,10 @@ CELLS = plan_cells(TABLE)
 
 @pytest.mark.slow
 @pytest.mark.parametrize("exp", CELLS, ids=[e.id for e in CELLS])
-def test_cell(exp: Expectation, nattest_strict: bool) -> None:
+def test_cell(exp: Expectation, nattest_strict: bool, nattest_evidence: TestEvidence) -> None:
     links = namespaces.host_links()
-    cell = run_cell(exp, MatrixOptions(duration=0.5))
+    evidence = replace(nattest_evidence.options, strict=nattest_strict)
+    cell = run_cell(exp, MatrixOptions(duration=0.5, evidence=evidence))
     assert cell.lab is not None
     assert_nothing_left(cell.lab, links)
     assert cell.error is None, f"{exp.id}: {cell.error}"
