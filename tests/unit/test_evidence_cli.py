@@ -12,6 +12,7 @@ from nattest.backends.netns import NetnsBackend
 from tests.unit.test_cli import BuildAttempted, run, usage_error
 
 SYMMETRIC = Path(__file__).parents[2] / "topologies" / "symmetric.yaml"
+pytest_plugins = ["pytester"]
 
 
 @pytest.fixture(autouse=True)
@@ -48,3 +49,14 @@ def test_capture_without_tcpdump_is_a_usage_error(args: tuple[str, ...], no_lab:
     err = usage_error(*args)
     assert "--capture needs tcpdump: apt-get install tcpdump" in err
     assert list(no_lab.iterdir()) == []  # nothing recorded, nothing built
+
+
+def test_plugin_options_and_ini_reach_the_header(pytester: pytest.Pytester) -> None:
+    help_text = pytester.runpytest_subprocess("--help")
+    help_text.stdout.fnmatch_lines(["*--nattest-capture*", "*--nattest-results*"])
+    pytester.makeini("[pytest]\nnattest_capture = true\nnattest_results = kept\n")
+    pytester.makepyfile("def test_x():\n    pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.stdout.fnmatch_lines([f"nattest: * capture=True results={pytester.path}/kept *"])
+    result.assert_outcomes(passed=1)
+    assert not (pytester.path / "kept").exists()  # no lab test, nothing kept
