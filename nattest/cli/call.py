@@ -59,7 +59,7 @@ def call(
     keep: bool,
     name: str | None,
     backend: str | None,
-    impairs: list[Any],
+    impairs: tuple[str, ...],
     capture: bool,
     results_dir: str,
     **spec: Any,

@@ -12,7 +12,6 @@ from nattest.cli import main
 from nattest.cli.common import handle_errors, out
 
 if TYPE_CHECKING:
-    from nattest.model.impair import LinkImpairment
     from nattest.model.topology import Topology
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -23,27 +22,21 @@ IMPAIR_HELP = (
 )
 
 
-def _parse(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> Any:
-    from nattest.model.impair import parse_link_impairment
-
-    return [parse_link_impairment(v) for v in values]
-
-
 def impair_option(fn: F) -> F:
-    """`--impair LINK=OPTIONS` (repeatable), parsed: a list of (link, LinkImpairment)."""
+    """`--impair LINK=OPTIONS` (repeatable); the command applies them with ``impaired``
+    (inside its error handling, so a bad value is `error: ...`, exit code 2)."""
     return click.option(
-        "--impair",
-        "impairs",
-        multiple=True,
-        metavar="LINK=OPTIONS",
-        help=IMPAIR_HELP,
-        callback=_parse,
+        "--impair", "impairs", multiple=True, metavar="LINK=OPTIONS", help=IMPAIR_HELP
     )(fn)
 
 
-def impaired(topo: Topology, impairs: list[tuple[str, LinkImpairment]]) -> Topology:
-    """The topology with the `--impair` values applied (UsageError for an unknown link)."""
-    for link, imp in impairs:
+def impaired(topo: Topology, impairs: tuple[str, ...]) -> Topology:
+    """The topology with the `--impair` values applied (UsageError naming a bad value or
+    an unknown link)."""
+    from nattest.model.impair import parse_link_impairment
+
+    for arg in impairs:
+        link, imp = parse_link_impairment(arg)
         topo = topo.with_impairment(link, imp)
     return topo
 

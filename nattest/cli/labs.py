@@ -6,7 +6,6 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -39,7 +38,7 @@ def up(
     name: str | None,
     no_services: bool,
     backend: str | None,
-    impairs: list[Any],
+    impairs: tuple[str, ...],
     capture: bool,
     results_dir: str,
 ) -> None:

@@ -48,6 +48,8 @@ def by_nat(reports: list[NatReport]) -> dict[str, NatReport]:
         # home-a (port-restricted) behind cgn (port-restricted): composite of the two,
         # hairpinning never declared for a chain
         ("double-nat", "alice", Declared(EIM, APD, None, False)),
+        ("lossy-uplink", "phone", Declared(APD, APD, None, False)),
+        ("lossy-uplink", "laptop", Declared(EIM, APD, None, False)),
         ("double-nat", "bob", Declared(EIM, APD, None, False)),
         ("udp-blocked", "alice", Declared(EIM, APD, None, True)),
         ("udp-blocked", "bob", Declared(EIM, APD, None, False)),
@@ -73,6 +75,7 @@ def test_every_shipped_topology_is_covered() -> None:
         "double-nat",
         "udp-blocked",
         "same-nat",
+        "lossy-uplink",
     }
 
 

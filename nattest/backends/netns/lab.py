@@ -65,6 +65,8 @@ class NetnsLab(Lab):
             owner_pid=os.getpid(),
         )
         workdir = records.create(record)
+        if plan.wires and os.environ.get(warmstart.COLD_ENV) != "1":
+            warmstart.warm([wiring.SHAPER])  # its imports overlap building the network
         lab = cls(name, topology, workdir, plan)
         try:
             lab._build()
