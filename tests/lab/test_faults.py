@@ -64,22 +64,30 @@ def media_flowing(peer: PeerResult, after: float) -> bool:
     return bool(later) and all(s.packets_received_per_s > 0 for s in later)
 
 
-def assert_lost(call: CallResult, fault_t: float, first_words: str) -> None:
-    """Both peers lost the call to consent freshness, in time, and said so."""
+def assert_lost(call: CallResult, fault_t: float, words: str) -> None:
+    """Both peers lost the call, in time, and said so (`words` in each reason). The first
+    to give up on consent fails with the full sequence; if its `leave` still reaches the
+    other (signaling unharmed), that one may hear it before its own consent runs out and
+    say "the peer left (signaling) after the call was lost"."""
+    expired = []
     for peer in (call.caller, call.callee):
         assert peer.outcome == "failed" and peer.time_to_connected is not None, describe(call)
-        assert peer.reason is not None and peer.reason.startswith(first_words), describe(call)
-        assert "6 ICE consent checks in a row got no answer" in peer.reason, describe(call)
+        reason = peer.reason or ""
+        assert words in reason and "ICE consent checks in a row got no answer" in reason
         seq = states(peer)
         assert seq[:2] == [("checking", "stack"), ("completed", "stack")], describe(call)
         assert ("failed", "stack") not in seq, describe(call)  # aiortc never says failed
-        assert seq[2:4] == [("disconnected", "nattest"), ("failed", "nattest")], describe(call)
-        assert seq[-1] == ("closed", "stack"), describe(call)
-        failed = event_t(peer, "failed")
-        assert fault_t < event_t(peer, "disconnected") < failed, describe(call)
-        assert failed - fault_t <= CONSENT_BOUND, describe(call)
-        assert peer.timeline[-1].t - failed <= WIND_DOWN, describe(call)  # no hang
+        assert seq[2] == ("disconnected", "nattest") and seq[-1] == ("closed", "stack")
+        assert fault_t < event_t(peer, "disconnected"), describe(call)
+        if ("failed", "nattest") in seq:
+            assert reason.startswith(("consent freshness lost", "the relay went away"))
+            assert event_t(peer, "failed") - fault_t <= CONSENT_BOUND, describe(call)
+            expired.append(peer)
+        else:
+            assert reason.startswith("the peer left (signaling) after the call was lost")
+        assert peer.timeline[-1].t - fault_t <= CONSENT_BOUND + WIND_DOWN, describe(call)
         assert not media_flowing(peer, fault_t), describe(call)
+    assert expired, describe(call)
 
 
 def test_bitrate_sampled_every_second(nattest_call: Call) -> None:
@@ -145,6 +153,8 @@ def test_cut_path_fails_within_the_consent_bound(nattest_call: Call) -> None:
     assert fault.outcome == "applied" and fault.t is not None, fault
     assert "nattest_cut" in fault.detail
     assert_lost(call, fault.t, "consent freshness lost")
+    for peer in (call.caller, call.callee):  # the cut also cut alice's signaling
+        assert ("failed", "nattest") in states(peer), describe(call)
 
 
 @pytest.mark.slow
@@ -160,7 +170,7 @@ def test_kill_coturn_during_relay_only_call(nattest_call: Call) -> None:
     (fault,) = call.faults
     assert fault.outcome == "applied" and "SIGKILL" in fault.detail, fault
     assert fault.t is not None
-    assert_lost(call, fault.t, "the relay went away: consent freshness lost")
+    assert_lost(call, fault.t, "the relay went away")
     for peer in (call.caller, call.callee):
         assert peer.selected_pair is not None and peer.selected_pair.short() == "relay↔relay"
         assert "a new allocation fails too: TURN allocate failed" in (peer.reason or "")

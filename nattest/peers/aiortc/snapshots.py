@@ -131,7 +131,7 @@ class Snapshots:
             f"dtls {self._dtls_state()}"
         )
         reason = lost_reason(into_media, pair, self.consent, states, relay)
-        if self.sig.peer_left.is_set():
+        if self.sig.peer_left.is_set() and not self.consent.expired:
             return f"the peer left (signaling) after the call was lost: {reason}"
         return reason
 
