@@ -93,9 +93,7 @@ class BitrateSampler:
 
     `clock` gives the call's time for each sample (``StateEvent.t``'s clock)."""
 
-    def __init__(
-        self, get_stats: Callable[[], Any], clock: Callable[[], float], name: str
-    ) -> None:
+    def __init__(self, get_stats: Callable[[], Any], clock: Callable[[], float], name: str) -> None:
         self.samples: list[BitrateSample] = []
         """Samples so far, both kinds, in time order."""
         self.errors = 0
