@@ -66,7 +66,8 @@ def test_merge_call_scores_and_derives_turn_transport() -> None:
     assert call.connected and call.media_ok
     assert call.turn_transport == "tcp"  # from the caller's relay candidate
     assert call.policy == "all"
-    assert call.quality == pytest.approx(5 - 20 * 1 / 161, abs=0.01)
+    loss = 100 / 161  # percent: 1 of 161 packets
+    assert call.quality == pytest.approx(5 - 4 * loss / (loss + 4), abs=0.01)
     assert call.selected_pair is not None and call.selected_pair.short() == "relay↔srflx"
 
 
