@@ -66,5 +66,6 @@ def test_a_call_over_the_lossy_uplink_topology(nattest_call: Callable[..., CallR
     topo = load_topology(TOPOLOGIES / "lossy-uplink.yaml")
     call = nattest_call(topo, duration=3.0)
     assert call.connected and call.media_ok, describe(call)
-    rtt = call.caller.stats.current_round_trip_time
-    assert rtt is not None and rtt >= 0.055, describe(call)
+    for peer in (call.caller, call.callee):  # 30 ms ± 5 ms each way (a clean lab: < 5 ms)
+        rtt = peer.stats.current_round_trip_time
+        assert rtt is not None and rtt >= 0.040, describe(call)
