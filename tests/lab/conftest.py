@@ -7,7 +7,9 @@ lab (in its namespaces or carrying its NATTEST_LAB marker) or its folder.
 
 from __future__ import annotations
 
+import fcntl
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,6 +48,31 @@ def assert_nothing_left(name: str, host_links_before: set[str]) -> None:
     """Fail naming whatever of lab `name` still exists."""
     left = leftovers(name, host_links_before=host_links_before, link_names=LAB_LINK_NAMES)
     assert not left, f"lab {name} left behind: {'; '.join(left)}"
+
+
+CPU_LOCK = Path(tempfile.gettempdir()) / "nattest-tests-cpu.lock"
+"""Every lab test holds it shared; a test marked `alone` holds it exclusively."""
+CPU_GATE = CPU_LOCK.with_suffix(".gate")
+"""Taken briefly before CPU_LOCK, and held by an `alone` test while it waits: new tests
+queue behind it, so it never starves behind an endless stream of shared holders."""
+
+
+@pytest.fixture(autouse=True)
+def cpu_share(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Lab tests share the CPU across xdist workers, except a test marked `alone` (aiortc's
+    delay-based bandwidth estimate reads a saturated CPU as a congested path): it waits
+    for the running ones to end, runs by itself, and the others wait for it."""
+    alone = request.node.get_closest_marker("alone") is not None
+    with CPU_GATE.open("a") as gate, CPU_LOCK.open("a") as lock:
+        fcntl.flock(gate, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        finally:
+            fcntl.flock(gate, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @pytest.fixture

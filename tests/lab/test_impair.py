@@ -114,7 +114,8 @@ def test_delay_each_way_shows_in_the_round_trip_time(nattest_call: Call) -> None
     topo = load_topology(TOPOLOGIES / "port-restricted-cone.yaml").with_impairment(
         "alice", parse_impairment("delay:100ms")
     )
-    call = nattest_call(topo, duration=4.0)
+    # small video: on a loaded 2-core machine a peer's event loop adds its own latency
+    call = nattest_call(topo, duration=4.0, video_size="160x120")
     assert call.connected and call.media_ok, describe(call)
     for peer in (call.caller, call.callee):
         rtt = peer.stats.current_round_trip_time
@@ -146,35 +147,49 @@ def test_jitter_shows_and_lowers_the_score(nattest_call: Call) -> None:
     assert call.quality <= 4.0, describe(call)
 
 
+@pytest.mark.slow
+@pytest.mark.alone
 def test_video_bitrate_follows_a_rate_limit(nattest_call: Call) -> None:
     """aiortc's sender backs off under a 300 kbit/s limit on its uplink and climbs again
-    once the limit is removed mid-call."""
+    once the limit is removed mid-call.
+
+    What really happens (aiortc 1.16): audio takes ≈ 120 kbit/s of the 300, so the video
+    sits on aiortc's 250 kbit/s floor, above what is left, while the receiver's delay-based
+    estimate sinks further. Once the limit is gone the estimate climbs back additively and
+    each step of more than 10 % restarts the VP8 encoder (a keyframe burst), so the climb
+    starts anywhere from 1 to 20 s after the clear; then it reaches 1–1.5 Mbit/s. Alone:
+    on a saturated CPU the estimate reads the event loop's delays as congestion too."""
     topo = load_topology(TOPOLOGIES / "port-restricted-cone.yaml").with_impairment(
         "alice", parse_impairment("none")
     )
     call = nattest_call(
         topo,
-        duration=24.0,
+        duration=45.0,
         video="noise",
         video_size="320x240",
-        faults=["6s:impair alice=egress.rate:300kbit", "15s:clear alice"],
+        faults=["5s:impair alice=egress.rate:300kbit", "12s:clear alice"],
     )
     assert call.connected, describe(call)
     video = call.caller.stats.bitrates("video")
     limited_at = next(f.t for f in call.faults if f.action == "impair")
     cleared_at = next(f.t for f in call.faults if f.action == "clear")
+    assert limited_at is not None and cleared_at is not None, call.faults
 
-    def rate(lo: float, hi: float) -> float:
+    def rates(lo: float, hi: float) -> list[float]:
         xs = [s.bytes_sent_in_bits_per_s for s in video if lo <= s.t <= hi]
         assert xs, f"no samples in {lo}..{hi}: {video}"
-        return mean(xs)
+        return xs
 
-    before = rate(limited_at - 3, limited_at)
-    during = rate(limited_at + 4, cleared_at)
-    after = rate(cleared_at + 5, cleared_at + 9)
-    figures = f"before {before:.0f}, during {during:.0f}, after {after:.0f} bit/s"
+    before = mean(rates(limited_at - 3, limited_at))
+    during = mean(rates(limited_at + 3, cleared_at))
+    after = rates(cleared_at + 2, cleared_at + 40)
+    series = " ".join(f"{s.t:.0f}s:{s.bytes_sent_in_bits_per_s / 1e3:.0f}" for s in video)
+    figures = (
+        f"before {before:.0f}, during {during:.0f}, after (best 3 s) "
+        f"{mean(sorted(after)[-3:]):.0f} bit/s; kbit/s: {series}"
+    )
     assert during < 300_000 and during < 0.8 * before, figures
-    assert after > 1.2 * during, figures
+    assert mean(sorted(after)[-3:]) > max(before, 2 * during), figures
 
 
 @pytest.mark.slow
