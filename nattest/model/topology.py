@@ -151,6 +151,9 @@ class Server(Spec):
     auth: Literal["long-term", "rest"] = "long-term"
     """TURN credentials: static long-term users, or the REST API shared secret
     (time-limited `expiry:user` names). coturn 4.6 serves one mode at a time."""
+    allocation_lifetime: int | None = Field(default=None, ge=1, le=3600)
+    """TURN: the longest lifetime, seconds, an allocation is granted (coturn's
+    ``max-allocate-lifetime``, default 3600): clients must refresh within it."""
     impair: LinkImpairment | None = None
     """Delay, loss, rate ... on its link (``nattest.model.impair``)."""
 

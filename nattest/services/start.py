@@ -57,6 +57,7 @@ def start_services(lab: Lab) -> LabServices:
             workdir=lab.workdir / "coturn" / turn_node,
             users={} if rest else {TURN_USER: secrets.token_hex(12)},
             rest_secret=secrets.token_hex(16) if rest else None,
+            max_allocate_lifetime=server.allocation_lifetime,
         )
         TurnServer(cfg).start(lab, turn_node)
         services = LabServices(

@@ -21,7 +21,7 @@ from nattest.backends.base import Lab
 from nattest.call.result import CallResult, PeerResult
 from nattest.call.run import run_call
 from nattest.call.spec import CallSpec
-from nattest.model.load import parse_topology
+from nattest.model.load import load_topology, parse_topology
 from nattest.model.topology import Topology
 from nattest.pytest_plugin import describe
 
@@ -215,23 +215,16 @@ def test_nat_rebinding_without_port_preservation(nattest_lab: Callable[..., Lab]
 def test_short_turn_allocation_lifetime_is_refreshed(
     nattest_lab: Callable[..., Lab], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """coturn grants allocations 8 s at most (max-allocate-lifetime); a 25 s relay-only
-    call stays up because aioice refreshes at 5/6 of the lifetime granted (every ≈ 6.7 s):
-    every second of the call carries media, and the peers' logs show the refreshes."""
-    from nattest.call.faults import ACTIONS, Fault
-    from nattest.services.coturn import TurnConfig, TurnServer
-    from nattest.services.credentials import TURN_USER, LabServices
-
+    """coturn grants allocations 8 s at most (the TURN server's `allocation_lifetime: 8`,
+    coturn's max-allocate-lifetime); a 25 s relay-only call stays up because aioice
+    refreshes at 5/6 of the lifetime granted (every ≈ 6.7 s): every second of the call
+    carries media, and the peers' logs show the refreshes."""
     monkeypatch.setenv("NATTEST_DEBUG", "1")  # peers log aioice's TURN refreshes
-    lab = nattest_lab(TOPOLOGIES / "port-restricted-cone.yaml")
-    ACTIONS["kill"].apply(lab, Fault(0.0, "kill", "turn"))  # the lab's coturn, by its PID
-    cfg = TurnConfig(
-        addresses=[str(a) for a in lab.topology.servers["turn"].addresses],
-        workdir=lab.workdir / "coturn" / "turn",
-        users={TURN_USER: LabServices.load(lab.workdir).turn_password},
-        max_allocate_lifetime=8,
-    )
-    TurnServer(cfg).start(lab, "turn")
+    topo = load_topology(TOPOLOGIES / "port-restricted-cone.yaml")
+    turn = topo.servers["turn"].model_copy(update={"allocation_lifetime": 8})
+    lab = nattest_lab(topo.model_copy(update={"servers": {"turn": turn}}))
+    conf = (lab.workdir / "coturn" / "turn" / "turnserver.conf").read_text()
+    assert "max-allocate-lifetime=8" in conf
     call = run_call(lab, CallSpec(policy="relay", duration=25.0))
     assert call.connected and call.media_ok, describe(call)
     for peer in (call.caller, call.callee):

@@ -275,3 +275,41 @@ def test_lost_reason_in_network_words() -> None:
     assert gone.endswith("a new allocation fails too: TURN allocate failed: x")
     alive = lost_reason(33.0, _pair("relay", "srflx"), watch, states, "ok")
     assert "the TURN server still allocates" in alive
+
+
+async def test_bitrate_sampler_stops_even_when_a_cancellation_is_lost(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Python 3.11's wait_for returns the result, dropping the cancellation, when getStats
+    finishes just as it is cancelled; the sampler must stop anyway (it once kept a peer
+    running after its call). Here wait_for always drops it."""
+    import asyncio
+    import time
+
+    from nattest.peers.aiortc import bitrate
+
+    calls = 0
+
+    async def stats() -> dict[str, Any]:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.05)
+        return {}
+
+    async def lossy_wait_for(aw: Any, timeout: float) -> Any:
+        task = asyncio.ensure_future(aw)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            return await task  # the cancellation is lost, the report comes back
+
+    monkeypatch.setattr(bitrate.asyncio, "wait_for", lossy_wait_for)
+    sampler = bitrate.BitrateSampler(stats, lambda: 0.0, "alice")
+    sampler.start()
+    await asyncio.sleep(0.01)
+    t0 = time.monotonic()
+    await sampler.stop()
+    assert time.monotonic() - t0 <= bitrate.STATS_TIMEOUT + bitrate.INTERVAL + 0.5
+    n = calls
+    await asyncio.sleep(bitrate.INTERVAL + 0.2)
+    assert calls == n, "the sampler went on after stop()"

@@ -11,7 +11,6 @@ the inbound side is ``packetsReceived`` per second.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -102,6 +101,7 @@ class BitrateSampler:
         self._clock = clock
         self._name = name
         self._task: asyncio.Task[None] | None = None
+        self._stopped = False
 
     def start(self) -> None:
         """Start sampling (once)."""
@@ -119,7 +119,7 @@ class BitrateSampler:
     async def _run(self) -> None:
         before, t_before = await self._report(), time.monotonic()
         next_at = t_before + INTERVAL
-        while True:
+        while not self._stopped:
             await asyncio.sleep(max(next_at - time.monotonic(), 0))
             next_at += INTERVAL
             after, t_after = await self._report(), time.monotonic()
@@ -128,11 +128,17 @@ class BitrateSampler:
             before, t_before = after, t_after
 
     async def stop(self) -> None:
-        """Stop sampling; the samples taken stay."""
-        if self._task is not None:
+        """Stop sampling; the samples taken stay. Bounded: Python 3.11's ``wait_for`` can
+        lose a cancellation that meets a finishing getStats (the sampler then went on, and
+        awaiting it hung a peer after its call), so the loop also checks a flag, and the
+        wait for it ends after one getStats timeout whatever happens."""
+        self._stopped = True
+        if self._task is not None and not self._task.done():
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task}, timeout=STATS_TIMEOUT + INTERVAL)
+            if not self._task.done():
+                log.warning("[%s] bitrate sampler did not stop", self._name)
+                self._task.cancel()
 
 
 __all__ = ["INTERVAL", "BitrateSampler", "Totals", "rates", "totals"]
