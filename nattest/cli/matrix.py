@@ -12,6 +12,7 @@ import click
 from nattest.cli import main
 from nattest.cli.common import F, backend_option, err, escape, handle_errors, out, peer_kind_options
 from nattest.cli.evidence import evidence_for, evidence_options
+from nattest.cli.impair import impair_option
 from nattest.errors import UsageError
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ def strict_option(fn: F) -> F:
     "with `nattest report merge`).",
 )
 @evidence_options
+@impair_option
 @peer_kind_options
 @backend_option
 @handle_errors
@@ -75,6 +77,7 @@ def matrix(
     shard: str | None,
     capture: bool,
     results_dir: str,
+    impairs: tuple[str, ...],
     **options: Any,
 ) -> None:
     """Run the connectivity matrix: one real call per cell, judged against the table.
@@ -85,7 +88,7 @@ def matrix(
     CallResult, rulesets, repro.sh; with --capture, a pcap per node) in RESULTS/<cell id>/,
     linked from the HTML report."""
     from nattest.lab import terminate_as_interrupt
-    from nattest.matrix.run import MatrixOptions, plan_cells, run_matrix
+    from nattest.matrix.run import MatrixOptions, cell_topology, plan_cells, run_matrix
     from nattest.matrix.shard import ShardInfo, parse_shard, shard_cells
     from nattest.report.progress import matrix_progress
 
@@ -93,13 +96,15 @@ def matrix(
         raise UsageError(f"--jobs {jobs}: give 1 or more")
     part = parse_shard(shard) if shard else None
     evidence = evidence_for(capture, results_dir, options.get("backend"), strict=strict)
-    opts = MatrixOptions(jobs=jobs, evidence=evidence, **options)
+    opts = MatrixOptions(jobs=jobs, evidence=evidence, impairments=impairs, **options)
     table = opts.table()
     cells = plan_cells(
         table,
         [c.strip() for c in configs.split(",")] if configs else None,
         [p.strip() for p in policies.split(",")],  # type: ignore[misc]
     )
+    for exp in cells:  # a bad impairment or link is a usage error before any cell runs
+        cell_topology(exp, opts)
     info = None
     if part is not None:
         info = ShardInfo(index=part[0], of=part[1], planned=[e.id for e in cells])

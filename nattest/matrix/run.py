@@ -40,6 +40,7 @@ from nattest.matrix.verdict import (
     evaluate,
 )
 from nattest.model.configs import check_config, pair_topology
+from nattest.model.topology import Topology
 from nattest.peers import get_peer_kind
 from nattest.services import SIGNALING_MODULE
 
@@ -70,6 +71,9 @@ class MatrixOptions:
     """Peer kind of every callee."""
     backend: str | None = None
     """Backend of the cells' labs (default: ``nattest.backends.default_name()``)."""
+    impairments: tuple[str, ...] = ()
+    """`LINK=OPTIONS` impairments applied to every cell's lab (`alice=delay:50ms`; see
+    ``nattest.model.impair``): the matrix on bad links."""
     evidence: EvidenceOptions | None = None
     """Capture each cell (``capture``) and keep a failing cell's evidence in
     `<results>/<cell id>/`; None keeps nothing."""
@@ -117,6 +121,27 @@ def cell_spec(exp: Expectation, opts: MatrixOptions) -> CallSpec:
     )
 
 
+def cell_topology(exp: Expectation, opts: MatrixOptions) -> Topology:
+    """The lab of one cell: its pair topology with the run's impairments (UsageError for
+    a bad one or a link the pair lab does not have)."""
+    from nattest.model.impair import parse_link_impairment
+
+    topology = pair_topology(exp.caller, exp.callee)
+    for arg in opts.impairments:
+        link, imp = parse_link_impairment(arg)
+        topology = topology.with_impairment(link, imp)
+    return topology
+
+
+def impairment_summary(opts: MatrixOptions) -> dict[str, str]:
+    """Link → what its impairment does, for reports (pure)."""
+    from nattest.model.impair import parse_link_impairment
+
+    return {
+        link: imp.describe() for link, imp in (parse_link_impairment(a) for a in opts.impairments)
+    }
+
+
 def run_cell(
     exp: Expectation, opts: MatrixOptions, cancel: threading.Event | None = None
 ) -> MatrixCell:
@@ -130,7 +155,7 @@ def run_cell(
         raise Cancelled(f"cell {exp.id} cancelled")
     t0 = time.perf_counter()
     try:
-        topology = pair_topology(exp.caller, exp.callee)
+        topology = cell_topology(exp, opts)
         lab = build_lab(topology, stem=LAB_STEM, backend=opts.backend)
     except NattestError as e:
         return evaluate(exp, error=str(e))
@@ -256,6 +281,7 @@ def run_matrix(
         table=table_name(opts.caller_kind, opts.callee_kind),
         rules=dict(table.rules),
         shard=shard,
+        impairments=impairment_summary(opts),
     )
 
 

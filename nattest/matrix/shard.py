@@ -58,6 +58,11 @@ def merge_results(
     seen_shards: dict[int, str] = {}
     cells: dict[str, MatrixCell] = {}
     for run, source in zip(runs, sources, strict=True):
+        if run.impairments != first.impairments:
+            raise UsageError(
+                f"{source}: run with impairments {run.impairments or 'none'}, {sources[0]} "
+                f"with {first.impairments or 'none'}: not the same matrix"
+            )
         kinds = (run.table, run.caller_kind, run.callee_kind)
         if kinds != (first.table, first.caller_kind, first.callee_kind):
             raise UsageError(

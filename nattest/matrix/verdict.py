@@ -297,6 +297,14 @@ class MatrixResult(Model):
     """That table's rules (rule id → reasoning), for reports."""
     shard: ShardInfo | None = None
     """Set when this run is one shard of a larger plan (`nattest report merge` joins them)."""
+    impairments: dict[str, str] = Field(default_factory=dict)
+    """Links impaired in every cell's lab (`alice` → `delay 50ms`); empty: clean links."""
+
+    def impairment_line(self) -> str:
+        """`impaired links: alice delay 50ms; nat-alice:wan loss 2%`, or "" on clean links."""
+        if not self.impairments:
+            return ""
+        return "impaired links: " + "; ".join(f"{k} {v}" for k, v in self.impairments.items())
 
     def grid_configs(self) -> list[str]:
         """Row/column order: `configs`, else the order configurations appear in the cells."""

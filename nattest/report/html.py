@@ -354,7 +354,13 @@ def render_html(
         f"<title>nattest matrix: {e(result.summary_line())}</title><style>{_CSS}</style></head>"
         f"<body><header><h1>nattest connectivity matrix</h1>"
         f'<p class="meta">started {e(started)} · wall time {result.wall_time:.1f} s · '
-        f"{e(result.machine.label())}</p><div>{pills}</div></header>"
+        f"{e(result.machine.label())}</p>"
+        + (
+            f'<p class="meta"><b>{e(result.impairment_line())}</b></p>'
+            if result.impairments
+            else ""
+        )
+        + f"<div>{pills}</div></header>"
         f"<h2>Matrix</h2>{_grid(result)}{_relay_grid(result)}{legend}"
         f"{_configs_legend(result)}<h2>Not as expected</h2>{_failures(result, base)}"
         f"<h2>Cells</h2>{cells}"

@@ -126,6 +126,8 @@ def render_grid(result: MatrixResult) -> RenderableType:
     kinds = f"{result.caller_kind} → {result.callee_kind}"
     title = Text(f"Connectivity matrix, {kinds}, policy all", style="bold")
     title.append(" (rows: caller, columns: callee)", style="dim")
+    if result.impairments:
+        title.append(f"\n{result.impairment_line()}", style="bold yellow")
     parts: list[RenderableType] = [title, _grid_table(result)]
     relay = _relay_lines(result)
     if relay is not None:

@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from nattest.call.result import CallResult
 from nattest.model.load import load_topology
@@ -69,3 +70,17 @@ def test_a_call_over_the_lossy_uplink_topology(nattest_call: Callable[..., CallR
     for peer in (call.caller, call.callee):  # 30 ms ± 5 ms each way (a clean lab: < 5 ms)
         rtt = peer.stats.current_round_trip_time
         assert rtt is not None and rtt >= 0.040, describe(call)
+
+
+def test_matrix_on_impaired_links(tmp_path: Path) -> None:
+    """Four cells with 40 ms each way on alice's link: same verdicts as on clean links, and
+    the report says the links were impaired."""
+    out = tmp_path / "m.json"
+    r = run("matrix", "--configs", "open,port-restricted-cone", "--policies", "all",
+            "--impair", "alice=delay:40ms", "--json", str(out))  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "impaired links: alice delay 40ms" in r.stdout
+    report = json.loads(out.read_text())
+    assert report["impairments"] == {"alice": "delay 40ms"}
+    assert len(report["cells"]) == 4
+    assert all(c["verdict"] != "differs" for c in report["cells"]), r.stdout
