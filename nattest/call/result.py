@@ -62,6 +62,16 @@ class CandidatePair(Model):
         return f"{self.local.type}↔{self.remote.type}"
 
 
+class PairSwitch(Model):
+    """The selected pair changed (libwebrtc may first select a relayed pair and switch to a
+    direct one a second or two later, when that becomes writable)."""
+
+    t: float
+    """When it was seen, on the call's clock (as StateEvent.t)."""
+    pair: CandidatePair
+    """The pair selected from then on, this peer's view."""
+
+
 class StateEvent(Model):
     """One state change, with its time on the call's clock (seconds)."""
 
@@ -226,6 +236,13 @@ class PeerResult(Model):
     """Check of the local SDP."""
     turn_preflight: str | None = None
     """Outcome of a TURN allocation made before the call (`ok` or the error)."""
+    pair_switches: list[PairSwitch] = Field(default_factory=list)
+    """Every selected pair in time order, the first one included (kinds that report the
+    selected pair over time: chromium; empty for aiortc). ``selected_pair`` is the one
+    selected at the end of media."""
+    ice_restarts: list[float] = Field(default_factory=list)
+    """Call-clock times at which this peer restarted ICE (RFC 8445 9: new ufrag and
+    password, renegotiated through signaling) after its connection went disconnected."""
     warnings: list[str] = Field(default_factory=list)
     """What went wrong without failing the call (e.g. `getStats failed: ...`): the figures
     it concerns are missing, not zero."""

@@ -71,8 +71,10 @@ def launch_for(
     room: str,
     folder: Path,
     clock_zero: float | None = None,
+    peer_capabilities: frozenset[str] = frozenset(),
 ) -> PeerLaunch:
-    """What peer `name` is told for this call (pure: the lab's services and the spec)."""
+    """What peer `name` is told for this call (pure: the lab's services and the spec;
+    `peer_capabilities`: what the other side's kind can do)."""
     if not services.signaling_url:
         raise UsageError("this lab has no signaling server (a server with `signaling`)")
     turn: dict[str, object] = {}
@@ -102,6 +104,7 @@ def launch_for(
         video_size=spec.video_size,
         video=spec.video,
         clock_zero=clock_zero,
+        peer_capabilities=peer_capabilities,
         **turn,  # type: ignore[arg-type]
     )
 
@@ -129,7 +132,9 @@ def run_call(
     folder.mkdir(parents=True)
     clock0 = time.monotonic()
     launches = {
-        role: launch_for(services, spec, name, role, room, folder, clock0)
+        role: launch_for(
+            services, spec, name, role, room, folder, clock0, kinds[_other(role)].capabilities
+        )
         for role, name in hosts.items()
     }
     procs: dict[Role, Process] = {}
@@ -162,6 +167,10 @@ def run_call(
     )
     call.faults = records
     return call
+
+
+def _other(role: Role) -> Role:
+    return "callee" if role == "caller" else "caller"
 
 
 def _wait(procs: dict[Role, Process], deadline: float, cancel: threading.Event) -> None:

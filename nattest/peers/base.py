@@ -12,10 +12,13 @@ never argv (any user can read argv in /proc) and never a file other than the lab
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import ValidationError
 
 from nattest.call.result import CandidatePair, PeerResult, Policy, Role, Transport
 
@@ -65,6 +68,45 @@ class PeerLaunch:
     clock_zero: float | None = None
     """CLOCK_MONOTONIC seconds of the call's start: the peer times its timeline from it
     (``StateEvent.t``), the clock faults are scheduled on. None: from its own start."""
+    peer_capabilities: frozenset[str] = frozenset()
+    """What the other side's kind can do (``PeerKind.capabilities``): `trickle` (it takes
+    candidates trickled in `ice` messages, so an SDP may go before gathering ends),
+    `ice-restart` (it answers a new offer mid-call)."""
+
+
+CREDENTIAL_ENV = "NATTEST_TURN_CREDENTIAL"
+"""Environment variable that carries the TURN password to a peer agent."""
+CAPABILITIES = ("trickle", "ice-restart")
+"""Capabilities a kind may declare (``PeerKind.capabilities``)."""
+
+
+def agent_arguments(launch: PeerLaunch) -> tuple[list[str], dict[str, str]]:
+    """The arguments every nattest peer agent takes (``nattest.peers.agent_cli``), none
+    secret, and its environment (the TURN password, the lab certificate to trust)."""
+    args = [
+        *("--name", launch.name, "--role", launch.role),
+        *("--signaling", launch.signaling_url, "--room", launch.room),
+        *("--policy", launch.policy, "--duration", str(launch.duration)),
+        *("--connect-timeout", str(launch.connect_timeout), "--result", str(launch.result_path)),
+    ]
+    # the host's own values of these must never reach a peer that was not given them
+    env = {k: v for k, v in os.environ.items() if k not in (CREDENTIAL_ENV, "SSL_CERT_FILE")}
+    if launch.stun_url:
+        args += ["--stun", launch.stun_url]
+    if launch.turn_url:
+        args += ["--turn", launch.turn_url, "--turn-username", launch.turn_username or ""]
+        env[CREDENTIAL_ENV] = launch.turn_password
+        if launch.turn_transport == "tls" and launch.turn_cert:
+            env["SSL_CERT_FILE"] = launch.turn_cert  # trust the lab's own certificate
+    if launch.video_size:
+        args += ["--video-size", launch.video_size]
+    if launch.video != "pattern":
+        args += ["--video", launch.video]
+    if launch.clock_zero is not None:
+        args += ["--clock-zero", repr(launch.clock_zero)]
+    for capability in sorted(launch.peer_capabilities):
+        args += ["--peer-can", capability]
+    return args, env
 
 
 class PeerKind(ABC):
@@ -80,6 +122,9 @@ class PeerKind(ABC):
     python_modules: ClassVar[tuple[str, ...]] = ()
     """nattest modules this kind starts with ``Lab.spawn_python`` (warmed before a call:
     ``Backend.warm``)."""
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+    """What this kind can do for the other side (``CAPABILITIES``), told to it in
+    ``PeerLaunch.peer_capabilities``."""
 
     def check(self) -> None:
         """Raise UsageError saying what to install when this kind cannot run here."""
@@ -96,11 +141,29 @@ class PeerKind(ABC):
         argv, env = self.command(lab, launch)
         return lab.spawn(launch.name, argv, stdout=log, stderr=log, env=env)
 
-    @abstractmethod
     def read_result(self, launch: PeerLaunch, exit_code: int | None) -> PeerResult:
         """The PeerResult of a finished (or killed: `exit_code` None) peer. Never raises for
         a peer that failed: a missing or malformed result is a failed PeerResult whose
-        reason says which, with the log tail."""
+        reason says which, with the log tail. (The default: the PeerResult JSON the agent
+        wrote at ``launch.result_path``.)"""
+        path, how = launch.result_path, exit_text(exit_code)
+        try:
+            text = path.read_bytes().decode("utf-8", errors="replace")
+        except FileNotFoundError:
+            reason = f"peer agent wrote no result ({how}); log tail: {log_tail(launch.log_path)}"
+            return failed_result(launch, self.name, reason)
+        except OSError as e:
+            return failed_result(launch, self.name, f"cannot read {path}: {e.strerror}")
+        try:
+            return PeerResult.model_validate_json(text)
+        except ValidationError as e:
+            first = e.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+            reason = (
+                f"peer agent wrote an invalid result {path} ({how}): {where}: {first['msg']}"
+                f" ({e.error_count()} error(s)); log tail: {log_tail(launch.log_path)}"
+            )
+            return failed_result(launch, self.name, reason)
 
     def reported_pair(self, me: PeerResult, other: PeerResult) -> CandidatePair | None:
         """`me`'s selected pair typed as libwebrtc's getStats reports it (the default: as
@@ -138,4 +201,13 @@ def exit_text(exit_code: int | None) -> str:
     return f"exit code {exit_code}"
 
 
-__all__ = ["PeerKind", "PeerLaunch", "exit_text", "failed_result", "log_tail"]
+__all__ = [
+    "CAPABILITIES",
+    "CREDENTIAL_ENV",
+    "PeerKind",
+    "PeerLaunch",
+    "agent_arguments",
+    "exit_text",
+    "failed_result",
+    "log_tail",
+]

@@ -24,8 +24,7 @@ from nattest.model.load import parse_topology
 from nattest.model.topology import Topology
 from nattest.peers import get_peer_kind
 from nattest.peers.aiortc import MODULE, AiortcPeer
-from nattest.peers.aiortc.config import CREDENTIAL_ENV
-from nattest.peers.base import PeerLaunch
+from nattest.peers.base import CREDENTIAL_ENV, PeerLaunch
 from nattest.services.credentials import LabServices
 from tests.fixtures.fake_lab import UnitLab
 

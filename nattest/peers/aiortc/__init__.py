@@ -16,14 +16,10 @@ This module is the host side, ``AiortcPeer``: it imports no aiortc.
 
 from __future__ import annotations
 
-import os
 from typing import IO, TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
 from nattest.call.result import CandidatePair, PeerResult
-from nattest.peers.aiortc.config import CREDENTIAL_ENV
-from nattest.peers.base import PeerKind, PeerLaunch, exit_text, failed_result, log_tail
+from nattest.peers.base import PeerKind, PeerLaunch, agent_arguments
 
 if TYPE_CHECKING:
     from nattest.backends.base import Lab, Process
@@ -42,64 +38,13 @@ class AiortcPeer(PeerKind):
 
     def command(self, lab: Lab, launch: PeerLaunch) -> tuple[list[str], dict[str, str]]:
         """The agent's argv (no secret in it) and its environment (the TURN password)."""
-        args, env = self.arguments(launch)
+        args, env = agent_arguments(launch)
         return lab.python_argv(launch.name, MODULE, *args), env
 
     def start(self, lab: Lab, launch: PeerLaunch, log: IO[Any]) -> Process:
         """Warm where the backend can (aiortc already imported): ``Lab.spawn_python``."""
-        args, env = self.arguments(launch)
+        args, env = agent_arguments(launch)
         return lab.spawn_python(launch.name, MODULE, args, log=log, env=env)
-
-    def arguments(self, launch: PeerLaunch) -> tuple[list[str], dict[str, str]]:
-        """The agent's arguments (no secret in them) and its environment."""
-        args = [
-            *("--name", launch.name, "--role", launch.role),
-            *("--signaling", launch.signaling_url, "--room", launch.room),
-            *("--policy", launch.policy, "--duration", str(launch.duration)),
-            *(
-                "--connect-timeout",
-                str(launch.connect_timeout),
-                "--result",
-                str(launch.result_path),
-            ),
-        ]
-        # the host's own values of these must never reach a peer that was not given them
-        env = {k: v for k, v in os.environ.items() if k not in (CREDENTIAL_ENV, "SSL_CERT_FILE")}
-        if launch.stun_url:
-            args += ["--stun", launch.stun_url]
-        if launch.turn_url:
-            args += ["--turn", launch.turn_url, "--turn-username", launch.turn_username or ""]
-            env[CREDENTIAL_ENV] = launch.turn_password
-            if launch.turn_transport == "tls" and launch.turn_cert:
-                env["SSL_CERT_FILE"] = launch.turn_cert  # trust the lab's own certificate
-        if launch.video_size:
-            args += ["--video-size", launch.video_size]
-        if launch.video != "pattern":
-            args += ["--video", launch.video]
-        if launch.clock_zero is not None:
-            args += ["--clock-zero", repr(launch.clock_zero)]
-        return args, env
-
-    def read_result(self, launch: PeerLaunch, exit_code: int | None) -> PeerResult:
-        """The agent's PeerResult JSON; a failed one saying what is wrong with it."""
-        path, how = launch.result_path, exit_text(exit_code)
-        try:
-            text = path.read_bytes().decode("utf-8", errors="replace")
-        except FileNotFoundError:
-            reason = f"peer agent wrote no result ({how}); log tail: {log_tail(launch.log_path)}"
-            return failed_result(launch, self.name, reason)
-        except OSError as e:
-            return failed_result(launch, self.name, f"cannot read {path}: {e.strerror}")
-        try:
-            return PeerResult.model_validate_json(text)
-        except ValidationError as e:
-            first = e.errors(include_url=False)[0]
-            where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-            reason = (
-                f"peer agent wrote an invalid result {path} ({how}): {where}: {first['msg']}"
-                f" ({e.error_count()} error(s)); log tail: {log_tail(launch.log_path)}"
-            )
-            return failed_result(launch, self.name, reason)
 
     def reported_pair(self, me: PeerResult, other: PeerResult) -> CandidatePair | None:
         """`me`'s selected pair with the local candidate typed the way libwebrtc reports it.

@@ -17,9 +17,6 @@ from nattest.services.urls import IceServerUrl
 if TYPE_CHECKING:
     from aiortc import RTCConfiguration
 
-CREDENTIAL_ENV = "NATTEST_TURN_CREDENTIAL"
-"""Environment variable holding the TURN password."""
-
 
 @dataclass
 class PeerConfig:
