@@ -6,7 +6,7 @@ PYTEST_FLAGS ?=
 SYSTEM_PACKAGES := coturn iptables nftables conntrack iproute2 iputils-ping tcpdump python3 python3-venv python3-pip
 SYSTEM_COMMANDS := turnserver turnutils_natdiscovery nft iptables conntrack ip ping tcpdump python3
 
-.PHONY: deps system-deps venv test test-unit test-nat lint bench bench-matrix clean-labs
+.PHONY: deps system-deps deps-browser venv test test-unit test-nat lint bench bench-matrix clean-labs
 
 deps: system-deps venv
 
@@ -20,6 +20,15 @@ system-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES); \
 	fi
 
+# Chromium for the `chromium` peer kind (Debian's package; Ubuntu's `chromium-browser`
+# is a snap shim that cannot run in a namespace, so Debian's is what this asks for).
+deps-browser:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  echo "installing chromium (peer kind 'chromium')"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "error: run as root to install chromium" >&2; exit 2; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation; \
+	fi
+
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
@@ -30,7 +39,7 @@ $(VENV)/.installed: pyproject.toml
 
 # All tests: unit tests (no root) and lab tests (root, real namespaces, coturn, aiortc),
 # including the matrix as a parametrized test. Lab tests mostly wait on peer processes.
-test: deps
+test: deps deps-browser
 	$(PY) -m pytest -n 4 $(PYTEST_FLAGS) tests
 
 test-unit: venv
@@ -39,7 +48,7 @@ test-unit: venv
 # What CI runs for NAT traversal: the connectivity matrix (reports in results/), then
 # the NAT scenarios (presets verified, candidates, pairs, relay-only, teardown); the slow
 # ones (`@pytest.mark.slow`: faults waiting out consent freshness) run in `make test`.
-test-nat: deps
+test-nat: deps deps-browser
 	@mkdir -p results; rc=0; \
 	$(VENV)/bin/nattest matrix --junit results/matrix-junit.xml --html results/matrix.html \
 	  --json results/matrix.json || rc=1; \

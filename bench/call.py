@@ -12,6 +12,11 @@ lab node in the same run, its offer and answer each delayed by the lab signaling
 one-way delay: like with like. Target: lab time to connected ≤ 3× in-process. Then it
 times `nattest call topologies/open.yaml --duration D` as a user runs it (a fresh CLI:
 start-up, lab up, call, lab down); target ≤ 2.5 s for 1 s of media.
+
+Last, peer kinds side by side (issue 11): in the same labs and the same run, interleaved,
+the whole-call time of an aiortc↔aiortc and of a chromium↔chromium call (a cell of the
+matrix: peers started → results read, Chromium's start-up included) and their time to
+connected. Target: chromium↔chromium ≤ 2× aiortc↔aiortc. `--kinds-only` runs just that.
 """
 
 from __future__ import annotations
@@ -56,11 +61,53 @@ def inprocess(lab, runs: int, relay: bool) -> float:  # type: ignore[no-untyped-
     return float(m.group(1)) / 1000
 
 
+KIND_PAIRS = (("aiortc", "aiortc"), ("chromium", "chromium"))
+"""Caller and callee kinds compared."""
+
+
+def kinds_side_by_side(runs: int, duration: float) -> None:
+    """Whole-call and time-to-connected medians per kind pair, same labs, interleaved."""
+    print(f"peer kinds, same lab, same run, interleaved ({runs} calls each, {duration:g} s media)")
+    print(f"{'cell':30} {'kinds':20} {'whole call':>11} {'to connected':>13} {'ratio':>6}  pair")
+    for name in ("open", "port-restricted-cone", "symmetric"):
+        wall: dict[tuple[str, str], list[float]] = {k: [] for k in KIND_PAIRS}
+        ttc: dict[tuple[str, str], list[float]] = {k: [] for k in KIND_PAIRS}
+        pairs: dict[tuple[str, str], set[str]] = {k: set() for k in KIND_PAIRS}
+        with open_lab(load_topology(ROOT / f"topologies/{name}.yaml")) as lab:
+            for _ in range(runs):
+                for caller, callee in KIND_PAIRS:
+                    spec = CallSpec(duration=duration, caller_kind=caller, callee_kind=callee)
+                    t0 = time.perf_counter()
+                    call = run_call(lab, spec)
+                    wall[(caller, callee)].append(time.perf_counter() - t0)
+                    t = connected_time(call)
+                    if not call.connected or t is None:
+                        print(f"  {name} {caller}↔{callee}: failed: {call.caller.reason}")
+                        continue
+                    ttc[(caller, callee)].append(t)
+                    pairs[(caller, callee)].add(
+                        call.selected_pair.short() if call.selected_pair else "none"
+                    )
+        base = statistics.median(wall[KIND_PAIRS[0]])
+        for key in KIND_PAIRS:
+            w = statistics.median(wall[key])
+            c = statistics.median(ttc[key]) * 1000 if ttc[key] else float("nan")
+            print(
+                f"{name + '↔' + name:30} {key[0] + '↔' + key[1]:20} {w:9.2f} s {c:10.1f} ms "
+                f"{w / base:5.2f}×  {', '.join(sorted(pairs[key]))}"
+            )
+    print("target: chromium↔chromium whole call ≤ 2× aiortc↔aiortc")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--duration", type=float, default=1.0)
+    ap.add_argument("--kinds-only", action="store_true", help="only the peer kinds comparison")
     args = ap.parse_args()
+    if args.kinds_only:
+        kinds_side_by_side(args.runs, args.duration)
+        return
     rows = []
     for name, relay in (("open", False), ("symmetric", True)):
         with open_lab(load_topology(ROOT / f"topologies/{name}.yaml")) as lab:
@@ -108,6 +155,7 @@ def main() -> None:
         f"{statistics.median(cli):.2f} s, range {min(cli):.2f}–{max(cli):.2f} s (target ≤ 2.5 s "
         "for 1 s of media)"
     )
+    kinds_side_by_side(args.runs, args.duration)
 
 
 if __name__ == "__main__":

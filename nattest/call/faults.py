@@ -18,6 +18,11 @@ line. Actions (``ACTIONS``, a registry: ``register_action`` adds one):
   nftables mapping map and contacted set emptied. The next packet of a flow gets a new
   mapping: the same port where the NAT preserves ports and it is free, else a new one.
 
+* ``rebind NAT``: the NAT forgets its UDP mappings only (``conntrack -D -p udp`` and the
+  mapping map and contacted set emptied), as a home router whose UDP timeout is shorter
+  than its TCP one: media flows get new mappings while a signaling TCP connection lives
+  on, so peers that can restart ICE (chromium) renegotiate over it.
+
 ``impair LINK=SPEC`` and ``clear LINK`` belong to the impairment engine, which registers
 them (``register_action`` from a module listed in ``ACTION_MODULES``). Bad values are
 UsageErrors naming the value and what is allowed (exit code 2 at the CLI).
@@ -264,6 +269,19 @@ def _flush(lab: Lab, fault: Fault) -> str:
     return f"{node} forgot its mappings: {'; '.join(flushed)}"
 
 
+def _rebind(lab: Lab, fault: Fault) -> str:
+    node = fault.target
+    gone = lab.exec(node, ["conntrack", "-D", "-p", "udp"], check=False, timeout=FAULT_TIMEOUT)
+    if gone.returncode not in (0, 1):  # 1: there was nothing to delete
+        raise RuntimeError(f"conntrack -D -p udp in {node} failed: {gone.stderr.strip()}")
+    forgot = ["UDP conntrack entries deleted"]
+    for kind, name in (("map", "mappings"), ("set", "contacted")):
+        argv = ["nft", "flush", kind, "ip", "nattest", name]
+        if lab.exec(node, argv, check=False, timeout=FAULT_TIMEOUT).returncode == 0:
+            forgot.append(f"nft {kind} {name} emptied")
+    return f"{node} forgot its UDP mappings (TCP kept): {'; '.join(forgot)}"
+
+
 def _check_node(topology: Topology, fault: Fault) -> None:
     _node_and_iface(topology, fault)
 
@@ -273,6 +291,7 @@ for _action in (
     Action("restore", "restore NODE[:IFACE]", _restore, _check_node),
     Action("kill", "kill TURN-SERVER", _kill, _check_turn_server),
     Action("flush", "flush NAT", _flush, _check_nat),
+    Action("rebind", "rebind NAT", _rebind, _check_nat),
 ):
     register_action(_action)
 

@@ -5,7 +5,11 @@ A kind is a ``PeerKind`` (``base.py``) registered under the entry-point group
 Each kind is a package holding the code that runs inside the node and the host-side class
 that launches it and reads its result:
 
-- ``aiortc/``: aiortc + aioice in a Python process (``python -m nattest.peers.aiortc``).
+- ``aiortc/``: aiortc + aioice in a Python process (``python -m nattest.peers.aiortc``);
+- ``chromium/``: a headless Chromium (libwebrtc) in the node, its page driven and read by
+  ``python -m nattest.peers.chromium``.
+
+Both agents take one command line (``agent_cli``, built by ``base.agent_arguments``).
 """
 
 from __future__ import annotations
@@ -16,7 +20,13 @@ from nattest.plugins import Registry
 DEFAULT = "aiortc"
 """The peer kind of both sides unless asked otherwise."""
 PEERS: Registry[PeerKind] = Registry(
-    "nattest.peers", PeerKind, "peer kind", {"aiortc": "nattest.peers.aiortc:AiortcPeer"}
+    "nattest.peers",
+    PeerKind,
+    "peer kind",
+    {
+        "aiortc": "nattest.peers.aiortc:AiortcPeer",
+        "chromium": "nattest.peers.chromium:ChromiumPeer",
+    },
 )
 """Every registered peer kind."""
 

@@ -180,6 +180,25 @@ def log_tail(path: Path, lines: int = 5) -> str:
     return " | ".join(text.strip().splitlines()[-lines:]) or "(empty)"
 
 
+class PythonAgentKind(PeerKind):
+    """A kind whose agent is a nattest module taking every agent's command line
+    (``agent_arguments`` → ``nattest.peers.agent_cli``), started warm where the backend can
+    (``Lab.spawn_python``)."""
+
+    module: ClassVar[str]
+    """The module a node runs (``python -m``); also in ``python_modules``."""
+
+    def command(self, lab: Lab, launch: PeerLaunch) -> tuple[list[str], dict[str, str]]:
+        """The agent's argv (no secret in it) and its environment (the TURN password)."""
+        args, env = agent_arguments(launch)
+        return lab.python_argv(launch.name, self.module, *args), env
+
+    def start(self, lab: Lab, launch: PeerLaunch, log: IO[Any]) -> Process:
+        """``Lab.spawn_python`` of the module (warm: its imports already done)."""
+        args, env = agent_arguments(launch)
+        return lab.spawn_python(launch.name, self.module, args, log=log, env=env)
+
+
 def failed_result(launch: PeerLaunch, kind: str, reason: str) -> PeerResult:
     """A PeerResult for a peer that produced none (or an unreadable one)."""
     return PeerResult(
@@ -206,6 +225,7 @@ __all__ = [
     "CREDENTIAL_ENV",
     "PeerKind",
     "PeerLaunch",
+    "PythonAgentKind",
     "agent_arguments",
     "exit_text",
     "failed_result",

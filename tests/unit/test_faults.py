@@ -29,8 +29,8 @@ from nattest.call.result import Candidate, CandidatePair
 from nattest.call.spec import CallSpec
 from nattest.errors import UsageError
 from nattest.model.load import load_topology
-from nattest.peers.aiortc.bitrate import Totals, rates, totals
 from nattest.peers.aiortc.health import ConsentWatch, lost_reason
+from nattest.peers.rates import Totals, rates, totals
 
 TOPOLOGIES = Path(__file__).parents[2] / "topologies"
 

@@ -347,7 +347,7 @@ def test_a_new_peer_kind_is_one_module_and_one_entry_point(
     (info / "entry_points.txt").write_text("[nattest.peers]\ntoy = toy_peer:ToyPeer\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     registry = Registry("nattest.peers", PeerKind, "peer kind")
-    assert registry.names() == ["aiortc", "toy"]
+    assert registry.names() == ["aiortc", "chromium", "toy"]
     toy = registry.get("toy")
     assert toy.name == "toy" and toy.command(None, None) == (["true"], {})  # type: ignore[arg-type]
 

@@ -16,35 +16,21 @@ This module is the host side, ``AiortcPeer``: it imports no aiortc.
 
 from __future__ import annotations
 
-from typing import IO, TYPE_CHECKING, Any
-
 from nattest.call.result import CandidatePair, PeerResult
-from nattest.peers.base import PeerKind, PeerLaunch, agent_arguments
-
-if TYPE_CHECKING:
-    from nattest.backends.base import Lab, Process
+from nattest.peers.base import PythonAgentKind
 
 MODULE = "nattest.peers.aiortc"
 """The module a node runs (``python -m``)."""
 
 
-class AiortcPeer(PeerKind):
+class AiortcPeer(PythonAgentKind):
     """aiortc 1.16 / aioice 0.13, judged against aiortc's own expectations."""
 
     name = "aiortc"
     summary = "aiortc + aioice (Python), one process per peer"
     expectations = "aiortc"
+    module = MODULE
     python_modules = (MODULE,)
-
-    def command(self, lab: Lab, launch: PeerLaunch) -> tuple[list[str], dict[str, str]]:
-        """The agent's argv (no secret in it) and its environment (the TURN password)."""
-        args, env = agent_arguments(launch)
-        return lab.python_argv(launch.name, MODULE, *args), env
-
-    def start(self, lab: Lab, launch: PeerLaunch, log: IO[Any]) -> Process:
-        """Warm where the backend can (aiortc already imported): ``Lab.spawn_python``."""
-        args, env = agent_arguments(launch)
-        return lab.spawn_python(launch.name, MODULE, args, log=log, env=env)
 
     def reported_pair(self, me: PeerResult, other: PeerResult) -> CandidatePair | None:
         """`me`'s selected pair with the local candidate typed the way libwebrtc reports it.
