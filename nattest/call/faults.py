@@ -258,14 +258,20 @@ def _check_nat(topology: Topology, fault: Fault) -> None:
         )
 
 
-def _flush(lab: Lab, fault: Fault) -> str:
-    node = fault.target
-    lab.exec(node, ["conntrack", "-F"], timeout=FAULT_TIMEOUT)
-    flushed = ["conntrack table flushed"]
+def _empty_mapping_tables(lab: Lab, node: str) -> list[str]:
+    """Empty the NAT's own (UDP) mapping map and contacted set, where its preset has them."""
+    emptied = []
     for kind, name in (("map", "mappings"), ("set", "contacted")):
         argv = ["nft", "flush", kind, "ip", "nattest", name]
         if lab.exec(node, argv, check=False, timeout=FAULT_TIMEOUT).returncode == 0:
-            flushed.append(f"nft {kind} {name} emptied")
+            emptied.append(f"nft {kind} {name} emptied")
+    return emptied
+
+
+def _flush(lab: Lab, fault: Fault) -> str:
+    node = fault.target
+    lab.exec(node, ["conntrack", "-F"], timeout=FAULT_TIMEOUT)
+    flushed = ["conntrack table flushed", *_empty_mapping_tables(lab, node)]
     return f"{node} forgot its mappings: {'; '.join(flushed)}"
 
 
@@ -274,11 +280,7 @@ def _rebind(lab: Lab, fault: Fault) -> str:
     gone = lab.exec(node, ["conntrack", "-D", "-p", "udp"], check=False, timeout=FAULT_TIMEOUT)
     if gone.returncode not in (0, 1):  # 1: there was nothing to delete
         raise RuntimeError(f"conntrack -D -p udp in {node} failed: {gone.stderr.strip()}")
-    forgot = ["UDP conntrack entries deleted"]
-    for kind, name in (("map", "mappings"), ("set", "contacted")):
-        argv = ["nft", "flush", kind, "ip", "nattest", name]
-        if lab.exec(node, argv, check=False, timeout=FAULT_TIMEOUT).returncode == 0:
-            forgot.append(f"nft {kind} {name} emptied")
+    forgot = ["UDP conntrack entries deleted", *_empty_mapping_tables(lab, node)]
     return f"{node} forgot its UDP mappings (TCP kept): {'; '.join(forgot)}"
 
 

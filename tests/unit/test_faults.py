@@ -60,6 +60,7 @@ def test_parse_fault_forms() -> None:
     assert parse_fault("3s:cut nat-a") == Fault(3.0, "cut", "nat-a")
     assert parse_fault("1500ms:kill turn") == Fault(1.5, "kill", "turn")
     assert parse_fault(" 2s:flush nat-a ") == Fault(2.0, "flush", "nat-a")
+    assert parse_fault("4s:rebind nat-a") == Fault(4.0, "rebind", "nat-a")
     assert parse_fault("20s:restore nat-a:wan") == Fault(20.0, "restore", "nat-a:wan")
     assert str(parse_fault("1500ms:kill turn")) == "1.5s:kill turn"
     assert str(Fault(0.25, "cut", "alice")) == "250ms:cut alice"
@@ -107,6 +108,7 @@ def test_value_actions_are_an_extension_point(monkeypatch: pytest.MonkeyPatch) -
         ("3s:cut nat-a:eth9", r"nat-a has no interface 'eth9' \(interfaces: wan, lan\)"),
         ("3s:kill alice", r"'alice' is not a server running TURN \(TURN servers: turn\)"),
         ("3s:flush alice", r"'alice' is not a NAT \(NATs: nat-a, nat-b\)"),
+        ("3s:rebind bob", r"'bob' is not a NAT \(NATs: nat-a, nat-b\)"),
     ],
 )
 def test_targets_checked_against_the_topology(topo: Any, text: str, message: str) -> None:
