@@ -29,6 +29,8 @@ from .conftest import TOPOLOGIES
 from .test_calls import assert_media, types
 
 Call = Callable[..., CallResult]
+pytestmark = pytest.mark.alone  # two browsers per test: the CPU to themselves, and no load
+# spike on the other lab tests' bounded waits (seen in make test on 2 cores)
 MIXED = [("chromium", "aiortc"), ("aiortc", "chromium")]
 KINDS = [("chromium", "chromium")]
 """Kind pairs of the NATed scenarios. The mixed pairs connect only where one side has a
