@@ -1,11 +1,11 @@
 """Chromium (libwebrtc) as a peer behind the lab's NATs: against aiortc and against itself.
 
-The same scenarios as aiortc's own (tests/lab/test_calls.py; chromium↔aiortc only for
-open↔open so far, see MIXED), judged the way libwebrtc
-behaves: regular nomination, so the pair selected at the end of media is the direct one
-whenever a direct path exists; every selection over time is in `pair_switches`. Then an
-ICE restart between two Chromium peers after their NAT rebinds mid-call. These tests need
-Chromium (`make deps-browser`, which `make test` runs): without it they fail saying so.
+The same scenarios as aiortc's own (tests/lab/test_calls.py), for chromium↔aiortc both ways
+and chromium↔chromium. A Chromium caller is judged the way libwebrtc behaves: regular
+nomination, so the pair selected at the end of media is the direct one whenever a direct
+path exists; every selection over time is in `pair_switches`. Then an ICE restart between
+two Chromium peers after their NAT rebinds mid-call. These tests need Chromium
+(`make deps-browser`, which `make test` runs): without it they fail saying so.
 """
 
 from __future__ import annotations
@@ -31,12 +31,8 @@ from .test_calls import assert_media, types
 Call = Callable[..., CallResult]
 pytestmark = pytest.mark.alone  # two browsers per test: the CPU to themselves, and no load
 # spike on the other lab tests' bounded waits (seen in make test on 2 cores)
-MIXED = [("chromium", "aiortc"), ("aiortc", "chromium")]
-KINDS = [("chromium", "chromium")]
-"""Kind pairs of the NATed scenarios. The mixed pairs connect only where one side has a
-public host address (open↔open below): behind NATs on both sides, aiortc never sends a
-connectivity check of its own against Chromium's candidates, so each side's NAT drops the
-other's checks (an open bug of the chromium kind, not resolved yet: issue 11)."""
+KINDS = [("chromium", "aiortc"), ("aiortc", "chromium"), ("chromium", "chromium")]
+"""Kind pairs of every scenario: Chromium against aiortc both ways, and against itself."""
 IDS = [f"{a}-{b}" for a, b in KINDS]
 
 
@@ -58,9 +54,7 @@ def assert_switches_end_on_selected(call: CallResult) -> None:
         assert peer.selected_pair in peer.valid_pairs, describe(call)
 
 
-@pytest.mark.parametrize(
-    ("caller", "callee"), MIXED + KINDS, ids=[f"{a}-{b}" for a, b in MIXED + KINDS]
-)
+@pytest.mark.parametrize(("caller", "callee"), KINDS, ids=IDS)
 def test_open_open_is_host_to_host(nattest_call: Call, caller: str, callee: str) -> None:
     call = nattest_call(
         TOPOLOGIES / "open.yaml", caller_kind=caller, callee_kind=callee, duration=1.0

@@ -185,7 +185,8 @@ class Call {
       });
       if (!await within(done, GATHER_LIMIT)) log(`gathering not complete after ${GATHER_LIMIT} s: sending what there is`);
     }
-    return this.pc.localDescription.sdp;
+    const sdp = this.pc.localDescription.sdp;
+    return this.trickle ? sdp : candidatesInEverySection(sdp);
   }
 
   sdpGone() {
@@ -449,6 +450,35 @@ class Call {
     this.send("leave");
     if (this.pc) this.pc.close();
   }
+}
+
+// With max-bundle, libwebrtc writes candidates only in the first bundled m-section (RFC 8843's
+// tagged section). aiortc 1.16 reads the candidates of the *last* m-section of each ICE
+// transport (rtcpeerconnection.py: iceCandidates[iceTransport] = media, last wins), so it
+// would start ICE with no remote candidate and only answer checks. A full SDP for a kind
+// that takes no trickle therefore repeats the tagged section's candidates (and its
+// end-of-candidates) in every other bundled section that has none: still valid SDP, which
+// RFC 8843 receivers ignore in non-tagged sections.
+function candidatesInEverySection(sdp) {
+  const lines = sdp.split("\r\n");
+  const group = lines.find((l) => l.startsWith("a=group:BUNDLE "));
+  if (!group) return sdp;
+  const bundled = new Set(group.slice("a=group:BUNDLE ".length).trim().split(/\s+/));
+  const sections = [[]];
+  for (const l of lines) {
+    if (l.startsWith("m=")) sections.push([]);
+    sections[sections.length - 1].push(l);
+  }
+  const mid = (sec) => { const m = sec.find((l) => l.startsWith("a=mid:")); return m && m.slice(6); };
+  const media = sections.slice(1).filter((sec) => bundled.has(mid(sec)));
+  if (!media.length) return sdp;
+  const copied = media[0].filter((l) => l.startsWith("a=candidate:") || l === "a=end-of-candidates");
+  for (const sec of media.slice(1)) {
+    if (sec.some((l) => l.startsWith("a=candidate:"))) continue;
+    const end = sec[sec.length - 1] === "" ? sec.length - 1 : sec.length;  // keep the final CRLF
+    sec.splice(end, 0, ...copied);
+  }
+  return sections.flat().join("\r\n");
 }
 
 // --video noise: random luma from a canvas (the sender wants all the bitrate it may have).
