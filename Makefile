@@ -52,6 +52,9 @@ test-nat: deps deps-browser
 	@mkdir -p results; rc=0; \
 	$(VENV)/bin/nattest matrix --junit results/matrix-junit.xml --html results/matrix.html \
 	  --json results/matrix.json || rc=1; \
+	$(VENV)/bin/nattest matrix --caller chromium --callee chromium \
+	  --junit results/matrix-chromium-junit.xml --html results/matrix-chromium.html \
+	  --json results/matrix-chromium.json || rc=1; \
 	$(PY) -m pytest -n 4 $(PYTEST_FLAGS) --junitxml=results/scenarios-junit.xml tests/lab \
 	  --ignore=tests/lab/test_matrix.py -m "not slow" || rc=1; \
 	exit $$rc

@@ -41,7 +41,7 @@ def phases(cell: MatrixCell) -> dict[str, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--jobs", type=int, default=MatrixOptions().jobs)
+    ap.add_argument("--jobs", type=int, default=MatrixOptions().cells_at_once())
     ap.add_argument("--runs", type=int, default=1)
     args = ap.parse_args()
     table = load_expectations()

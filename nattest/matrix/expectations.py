@@ -35,7 +35,9 @@ DATA_DIR = "expectations"
 DEFAULT_TABLE = "aiortc"
 """The table of aiortc peers on both sides."""
 
-Basis = Literal["rfc", "aioice"]
+Basis = Literal["rfc", "aioice", "libwebrtc"]
+"""Where a cell's pair comes from: RFC 4787/8445 alone; aioice's check timing (the listed
+relayed pairs it may nominate); libwebrtc's own connectivity matrix (its unit test)."""
 
 
 class ExpectationsError(FileFieldError):
@@ -64,7 +66,8 @@ class Expectation(Model):
     rule: str
     """Id of the rule (kind of cell) this entry follows; see `Expectations.rules`."""
     basis: Basis = "rfc"
-    """rfc: follows from RFC 4787/8445 alone; aioice: depends on aioice's check timing."""
+    """rfc: follows from RFC 4787/8445 alone; aioice: depends on aioice's check timing;
+    libwebrtc: the pair libwebrtc's own matrix test expects (Chromium nominating)."""
     confirmed: bool = False
     """True once a real run of the matrix agreed with this entry."""
     rfc_pair: str | None = None
@@ -175,9 +178,10 @@ class Expectation(Model):
         if self.rfc_pair is None or pair is None or pair.short() == self.rfc_pair:
             return None
         got = pair.short()
-        carried = "a relayed pair" if path_of(got) == "relay" else "another pair"
+        if path_of(got) == "direct":  # the same direct path, a side typed otherwise (a
+            return None  # srflx seen as prflx): no relay paid for, nothing to flag
         return (
-            f"{kind} selected {got}, {carried}, although a direct pair succeeded; a standard "
+            f"{kind} selected {got}, a relayed pair, although a direct pair succeeded; a standard "
             f"agent (RFC 8445, libwebrtc) selects {self.rfc_pair} (rule {self.deviation_rule})"
         )
 

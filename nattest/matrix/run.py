@@ -59,9 +59,10 @@ class MatrixOptions:
     connect_timeout: float = 20.0
     """Seconds from a peer's start to connected. A UDP-blocked peer's gathering waits out
     aioice's STUN timeout (≈5 s), and with two of them the answer comes ≈10 s in."""
-    jobs: int = 12
-    """Cells running at once: a cell mostly waits (on its peers, on a udp-blocked peer's STUN
-    timeout), so more cells than cores keep the cores busy."""
+    jobs: int | None = None
+    """Cells running at once; None: the peer kinds' ``matrix_jobs`` (12 for aiortc: a cell
+    mostly waits, on its peers, on a udp-blocked peer's STUN timeout, so more cells than
+    cores keep the cores busy; 3 with a browser on a side)."""
     video_size: str | None = "320x240"
     """Synthetic video per call: smaller than the peer's 640x480 default, because 67 calls
     encode and decode VP8 on two cores; the path and the media verdicts are the same."""
@@ -77,6 +78,12 @@ class MatrixOptions:
     evidence: EvidenceOptions | None = None
     """Capture each cell (``capture``) and keep a failing cell's evidence in
     `<results>/<cell id>/`; None keeps nothing."""
+
+    def cells_at_once(self) -> int:
+        """`jobs`, or the smaller of the two peer kinds' ``matrix_jobs``."""
+        if self.jobs is not None:
+            return max(1, self.jobs)
+        return min(get_peer_kind(k).matrix_jobs for k in (self.caller_kind, self.callee_kind))
 
     def table(self) -> Expectations:
         """The expectation table judging these peer kinds."""
@@ -236,8 +243,8 @@ def run_matrix(
     on_done: Callable[[MatrixCell], None] | None = None,
     shard: ShardInfo | None = None,
 ) -> MatrixResult:
-    """Run every cell, `opts.jobs` at a time; `on_done` is called as each finishes; `shard`
-    says which part of a larger plan `cells` are (recorded in the result).
+    """Run every cell, `opts.cells_at_once()` at a time; `on_done` is called as each
+    finishes; `shard` says which part of a larger plan `cells` are (recorded in the result).
 
         On an interrupt (KeyboardInterrupt, also SIGTERM under ``terminate_as_interrupt``)
         queued cells are dropped, running ones stopped, every lab torn down; then it re-raises."""
@@ -253,7 +260,7 @@ def run_matrix(
     t0 = time.perf_counter()
     done: dict[str, MatrixCell] = {}
     cancel = threading.Event()
-    pool = ThreadPoolExecutor(max_workers=max(1, opts.jobs), thread_name_prefix="cell")
+    pool = ThreadPoolExecutor(max_workers=opts.cells_at_once(), thread_name_prefix="cell")
     try:
         # longest first: a udp-blocked peer waits out aioice's STUN timeout (≈5 s) before
         # it offers or answers; started last, those cells would be the run's tail

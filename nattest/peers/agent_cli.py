@@ -9,12 +9,14 @@ The TURN password is never an argument: it comes in the environment variable
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import os
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from nattest.call.result import PeerResult
 from nattest.peers.base import CAPABILITIES
@@ -120,6 +122,25 @@ def start_watchdog(args: argparse.Namespace, seconds: float, logger: str) -> thr
     return timer
 
 
+def run_agent(
+    args: argparse.Namespace,
+    call: Callable[[], Coroutine[Any, Any, PeerResult]],
+    limit: float,
+    logger: str,
+) -> int:
+    """Run one agent's call under the watchdog (`limit` + WATCHDOG_MARGIN seconds), write
+    its result whatever happens, and give the exit status: 0 when it connected and media
+    flowed both ways, else 1."""
+    timer = start_watchdog(args, limit + WATCHDOG_MARGIN, logger)
+    try:
+        result = asyncio.run(call())
+    except Exception as exc:  # the result file must always be written
+        result = failed(args, f"internal error: {type(exc).__name__}: {exc}")
+    write_result(args.result, result)
+    timer.cancel()
+    return 0 if result.outcome == "connected" and result.media.ok else 1
+
+
 def setup_logging(noisy: tuple[str, ...]) -> bool:
     """Logs to stderr (the peer's log file); NATTEST_DEBUG=1: debug, also of `noisy`."""
     debug = os.environ.get("NATTEST_DEBUG") == "1"
@@ -137,6 +158,7 @@ __all__ = [
     "WATCHDOG_MARGIN",
     "failed",
     "parse_args",
+    "run_agent",
     "setup_logging",
     "start_watchdog",
     "video_size",

@@ -125,6 +125,9 @@ class PeerKind(ABC):
     capabilities: ClassVar[frozenset[str]] = frozenset()
     """What this kind can do for the other side (``CAPABILITIES``), told to it in
     ``PeerLaunch.peer_capabilities``."""
+    matrix_jobs: ClassVar[int] = 12
+    """Cells `nattest matrix` runs at once by default with this kind on a side (the
+    smallest of the two kinds'): a call that mostly waits takes many, a browser few."""
 
     def check(self) -> None:
         """Raise UsageError saying what to install when this kind cannot run here."""

@@ -128,13 +128,18 @@ def test_relay_only_policy(nattest_call: Call, transport: str) -> None:
         turn_transport=transport,
         duration=1.0,
     )
+    assert_relay_only(call, transport)
+
+
+def assert_relay_only(call: CallResult, transport: str) -> None:
+    """Media flowed, both peers gathered only relay candidates over `transport`, and each
+    side's selected pair is relay↔relay."""
     assert_media(call)
     for peer in (call.caller, call.callee):
         assert types(peer.local_candidates) == {"relay"}, describe(call)
         assert {c.relay_protocol for c in peer.local_candidates} == {transport}, describe(call)
-        assert peer.selected_pair is not None and peer.selected_pair.local.type == "relay", (
-            describe(call)
-        )
+        assert peer.selected_pair is not None, describe(call)
+        assert peer.selected_pair.short() == "relay↔relay", describe(call)
 
 
 @pytest.mark.parametrize("transport", ["tcp", "tls"])

@@ -26,7 +26,7 @@ from nattest.peers.chromium.browser import find_binary
 from nattest.pytest_plugin import describe
 
 from .conftest import TOPOLOGIES
-from .test_calls import assert_media, types
+from .test_calls import assert_media, assert_relay_only, types
 
 Call = Callable[..., CallResult]
 pytestmark = pytest.mark.alone  # two browsers per test: the CPU to themselves, and no load
@@ -110,11 +110,7 @@ def test_relay_only_policy(nattest_call: Call, caller: str, callee: str, transpo
         turn_transport=transport,
         duration=1.0,
     )
-    assert_media(call)
-    for peer in (call.caller, call.callee):
-        assert types(peer.local_candidates) == {"relay"}, describe(call)
-        assert {c.relay_protocol for c in peer.local_candidates} == {transport}, describe(call)
-        assert peer.selected_pair is not None and peer.selected_pair.short() == "relay↔relay"
+    assert_relay_only(call, transport)
     assert_switches_end_on_selected(call)
 
 

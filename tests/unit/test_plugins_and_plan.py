@@ -276,7 +276,10 @@ def test_load_unknown_table() -> None:
     with pytest.raises(UsageError) as info:
         load_expectations("nosuch")
     message = str(info.value)
-    assert "no expectation table 'nosuch' (packaged: aiortc)" in message
+    assert (
+        "no expectation table 'nosuch' "
+        "(packaged: aiortc, aiortc+chromium, chromium, chromium+aiortc)" in message
+    )
     assert "nattest/data/expectations/nosuch.yaml" in message
 
 

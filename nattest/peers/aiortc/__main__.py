@@ -10,17 +10,15 @@ environment variable NATTEST_TURN_CREDENTIAL, never from argv. NATTEST_DEBUG=1: 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 
 from nattest.call.result import PeerResult
 from nattest.peers.agent_cli import (
-    WATCHDOG_MARGIN,
     failed,
     parse_args,
+    run_agent,
     setup_logging,
-    start_watchdog,
     write_result,
 )
 from nattest.peers.aiortc.config import PeerConfig
@@ -79,19 +77,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from nattest.peers.aiortc.agent import PeerAgent  # aiortc import deferred: fast --help
 
-    timer = start_watchdog(args, cfg.connect_timeout + cfg.duration + WATCHDOG_MARGIN, LOGGER)
-
-    async def go() -> PeerResult:
+    async def go() -> PeerResult:  # the agent is made inside the event loop
         return await PeerAgent(cfg).run()
 
-    try:
-        result = asyncio.run(go())
-    except Exception as exc:  # the result file must always be written
-        result = failed(args, f"internal error: {type(exc).__name__}: {exc}")
-    write_result(args.result, result)
-    timer.cancel()
-    ok = result.outcome == "connected" and result.media.ok
-    return 0 if ok else 1
+    return run_agent(args, go, cfg.connect_timeout + cfg.duration, LOGGER)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ class ChromiumPeer(PythonAgentKind):
     module = MODULE
     python_modules = (MODULE,)
     capabilities = frozenset({"trickle", "ice-restart"})
+    matrix_jobs = 3  # a browser per side: on 2 cores, 3 cells (6 browsers) at once
 
     def check(self) -> None:
         """UsageError saying what to run when there is no Chromium here."""

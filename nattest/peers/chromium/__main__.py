@@ -9,17 +9,7 @@ the result. The TURN password comes from NATTEST_TURN_CREDENTIAL, never from arg
 
 from __future__ import annotations
 
-import asyncio
-
-from nattest.call.result import PeerResult
-from nattest.peers.agent_cli import (
-    WATCHDOG_MARGIN,
-    failed,
-    parse_args,
-    setup_logging,
-    start_watchdog,
-    write_result,
-)
+from nattest.peers.agent_cli import parse_args, run_agent, setup_logging
 
 WARM_IMPORTS = ("nattest.peers.chromium.agent",)
 """What ``main`` imports late; a warm start has it imported already (``zygote``)."""
@@ -33,14 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     from nattest.peers.chromium.agent import LOAD_TIMEOUT, PAGE_GRACES, ChromiumAgent
 
     limit = LOAD_TIMEOUT + args.connect_timeout + args.duration + PAGE_GRACES
-    timer = start_watchdog(args, limit + WATCHDOG_MARGIN, LOGGER)
-    try:
-        result: PeerResult = asyncio.run(ChromiumAgent(args).run())
-    except Exception as exc:  # the result file must always be written
-        result = failed(args, f"internal error: {type(exc).__name__}: {exc}")
-    write_result(args.result, result)
-    timer.cancel()
-    return 0 if result.outcome == "connected" and result.media.ok else 1
+    return run_agent(args, ChromiumAgent(args).run, limit, LOGGER)
 
 
 if __name__ == "__main__":

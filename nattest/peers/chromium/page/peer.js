@@ -59,6 +59,7 @@ class Call {
     this.failed = latch();
     this.peerLeft = latch();
     this.channelOpen = latch();
+    this.channelHeard = latch();
     this.mediaHeard = latch();
     this.doneHeard = latch();
     this.echoesDone = latch();
@@ -297,6 +298,7 @@ class Call {
   }
 
   onChannelMessage(data) {
+    this.channelHeard.open();
     const isText = typeof data === "string";
     const text = isText ? data : new TextDecoder().decode(data);
     let msg;
@@ -399,6 +401,11 @@ class Call {
   async media() {
     this.phase = "media";
     if (!await within(this.channelOpen, CHANNEL_OPEN_TIMEOUT)) log("data channel 'metadata' did not open");
+    // The callee's channel (announced by the caller's DCEP OPEN) may read `open` in the page
+    // a moment before libwebrtc's SCTP side takes data: a send then fails ("Send failed
+    // INVALID_STATE" in Chromium's log, no exception) and the probe is lost (seen once in a
+    // chromium matrix). So the callee sends its probes once the caller's first arrived.
+    if (this.channelOpen.isOpen && this.role === "callee") await within(this.channelHeard, CHANNEL_OPEN_TIMEOUT);
     if (this.channelOpen.isOpen) this.sendProbes();
     const tMedia = now();
     await this.waitMedia(tMedia);
