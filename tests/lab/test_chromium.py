@@ -10,13 +10,20 @@ two Chromium peers after their NAT rebinds mid-call. These tests need Chromium
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from nattest.backends.base import Lab
+from nattest.backends.netns import namespaces
 from nattest.call.result import CallResult, PeerResult
 from nattest.call.run import run_call
 from nattest.call.spec import CallSpec
@@ -25,7 +32,7 @@ from nattest.model.topology import Topology
 from nattest.peers.chromium.browser import find_binary
 from nattest.pytest_plugin import describe
 
-from .conftest import TOPOLOGIES
+from .conftest import TOPOLOGIES, assert_nothing_left
 from .test_calls import assert_media, assert_relay_only, types
 
 Call = Callable[..., CallResult]
@@ -200,3 +207,56 @@ def test_ice_restart_after_nat_rebinding(nattest_lab: Callable[..., Lab]) -> Non
 
 def before_port(peer: PeerResult, t: float) -> int:
     return [s for s in peer.pair_switches if s.t < t][-1].pair.local.port
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    """Command lines of running processes that contain `text`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if text in cmd:
+            found.append(f"{entry.name}: {cmd[:120]}")
+    return found
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_chromium_call_leaves_no_browser(sig: signal.Signals, tmp_path: Path) -> None:
+    """Ctrl-C (or SIGTERM) in the middle of a Chromium call: `nattest call` exits 130 and
+    no browser, renderer or zygote of it survives, nor anything else of the lab."""
+    rundir = tmp_path / "run"  # a private registry: this lab only; profiles live under it
+    links = namespaces.host_links()
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "nattest.cli", "call"),
+            *("--pair", "port-restricted-cone:port-restricted-cone"),
+            *("--caller", "chromium", "--callee", "chromium", "--duration", "30"),
+        ],
+        env={**os.environ, "NATTEST_RUNDIR": str(rundir)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        browsers: list[str] = []
+        while len(browsers) < 2 and time.monotonic() < deadline and proc.poll() is None:
+            browsers = [c for c in _processes_mentioning(str(rundir)) if "chromium" in c]
+            time.sleep(0.1)
+        labs = [p.parent.name for p in rundir.glob("*/lab.json")]
+        assert len(browsers) >= 2 and len(labs) == 1, f"no call under way: {browsers} {labs}"
+        time.sleep(2.0)  # the call connected, media flowing
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr, stderr
+    assert _processes_mentioning(str(rundir)) == []
+    assert_nothing_left(labs[0], links)

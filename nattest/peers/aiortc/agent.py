@@ -74,7 +74,7 @@ class PeerAgent(Snapshots):
         self.clock0 = self.t0 if cfg.clock_zero is None else cfg.clock_zero
         self.timeline: list[StateEvent] = []
         self.pc = RTCPeerConnection(rtc_configuration(cfg))
-        self.sampler = BitrateSampler(self.pc.getStats, self._clock, cfg.name)
+        self.sampler = BitrateSampler(lambda: ice_adapter.get_stats(self.pc), self._clock, cfg.name)
         self.consent = ConsentWatch(self._clock, self._consent_state)
         self.lost = False
         self.sig = SignalingClient(cfg.signaling, cfg.name)

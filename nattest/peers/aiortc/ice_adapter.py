@@ -18,12 +18,19 @@ each check's outcome by wrapping that pair's ``StunProtocol.request``. The TLS c
 for ``turns:`` is also only settable here (``Connection.turn_ssl``, a plain attribute that
 aioice passes to ``loop.create_connection(ssl=...)``).
 
+aiortc 1.16's ``RTCRtpReceiver.getStats`` gives every SSRC it received the same
+``inbound-rtp`` id, so once a retransmission (RTX, its own SSRC) arrives, the RTX stream's
+counters replace the media stream's (packetsReceived drops to the few retransmissions).
+``get_stats`` puts the media stream back, from the receiver's private
+``__remote_streams`` (SSRC → counters) and ``__rtx_ssrc`` (RTX SSRC → media SSRC).
+
 Every function calls ``check_version()`` first, so an aioice upgrade fails here, loudly,
 and nowhere else.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,7 +39,7 @@ from typing import Any
 import aioice
 import aioice.ice
 from aioice import stun
-from aiortc import RTCPeerConnection
+from aiortc import RTCPeerConnection, RTCStatsReport
 
 SUPPORTED_AIOICE = "0.13"
 """aioice version prefix whose private layout this module knows."""
@@ -192,3 +199,27 @@ def watch_consent(pc: RTCPeerConnection, on_check: Callable[[bool], None]) -> bo
 
     protocol.request = request
     return True
+
+
+async def get_stats(pc: RTCPeerConnection) -> RTCStatsReport:
+    """``pc.getStats()`` with each receiver's ``inbound-rtp`` entry describing its media
+    SSRC, not the RTX one that aiortc 1.16 lets overwrite it (see the module text)."""
+    check_version()
+    report = await pc.getStats()
+    for receiver in pc.getReceivers():
+        streams = getattr(receiver, "_RTCRtpReceiver__remote_streams", {})
+        rtx = getattr(receiver, "_RTCRtpReceiver__rtx_ssrc", {})
+        key = f"inbound-rtp_{id(receiver)}"
+        entry = report.get(key)
+        media = [ssrc for ssrc in streams if ssrc not in rtx]
+        if entry is None or entry.ssrc not in rtx or len(media) != 1:
+            continue
+        stream = streams[media[0]]
+        report[key] = dataclasses.replace(
+            entry,
+            ssrc=media[0],
+            packetsReceived=stream.packets_received,
+            packetsLost=stream.packets_lost,
+            jitter=stream.jitter,
+        )
+    return report

@@ -180,7 +180,7 @@ class Snapshots:
             if (p := collect.selected_pair(raw, local, remote, cfg)) is not None
         ]
         try:
-            report = await asyncio.wait_for(pc.getStats(), TEARDOWN_TIMEOUT)
+            report = await asyncio.wait_for(ice_adapter.get_stats(pc), TEARDOWN_TIMEOUT)
         except Exception as exc:  # the figures are missing, and the result says why
             self.warnings.append(f"getStats failed: {type(exc).__name__}: {exc}")
             log.warning("[%s] %s", cfg.name, self.warnings[-1])
