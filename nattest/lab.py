@@ -109,13 +109,21 @@ def collect_lab(name: str) -> None:
 
 @contextlib.contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
-    """Turn SIGTERM/SIGHUP into KeyboardInterrupt so `finally` blocks tear labs down."""
+    """Turn SIGINT/SIGTERM/SIGHUP into KeyboardInterrupt so `finally` blocks tear labs down.
+
+    SIGINT too: a process started in the background by a non-interactive shell (``cmd &`` in
+    a CI script) inherits SIGINT *ignored*, and Python then installs no KeyboardInterrupt
+    for it, so a Ctrl-C or ``kill -INT`` would leave the lab behind.
+    """
 
     def raise_interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 
     try:
-        old = {s: signal.signal(s, raise_interrupt) for s in (signal.SIGTERM, signal.SIGHUP)}
+        old = {
+            s: signal.signal(s, raise_interrupt)
+            for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+        }
     except ValueError:  # not the main thread: leave signals alone
         yield
         return

@@ -151,13 +151,25 @@ with open_lab(load_topology(sys.argv[1]), sys.argv[2]) as lab:
 """
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_interrupted_run_tears_down(sig: signal.Signals, lab_name: str) -> None:
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize(
+    ("sig", "started_ignoring_sigint"),
+    [(signal.SIGINT, False), (signal.SIGTERM, False), (signal.SIGINT, True)],
+    ids=["SIGINT", "SIGTERM", "SIGINT-of-a-background-job"],
+)
+def test_interrupted_run_tears_down(
+    sig: signal.Signals, started_ignoring_sigint: bool, lab_name: str
+) -> None:
+    """`cmd &` in a non-interactive shell starts cmd with SIGINT ignored: still torn down."""
     name = lab_name
     proc = subprocess.Popen(
         [sys.executable, "-c", SCRIPT, str(TOPOLOGIES / "symmetric.yaml"), name],
         stdout=subprocess.PIPE,
         text=True,
+        preexec_fn=_ignore_sigint if started_ignoring_sigint else None,
     )
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "up"
