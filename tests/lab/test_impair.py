@@ -143,7 +143,10 @@ def test_jitter_shows_and_lowers_the_score(nattest_call: Call) -> None:
     call = nattest_call(topo, duration=4.0)
     assert call.connected, describe(call)
     assert peer_jitter(call.caller) > JITTER_WARN_S, describe(call)
-    assert peer_jitter(call.callee) < 0.005, describe(call)  # the other way is clean
+    # The other way is clean: what it shows is the receiving event loop's own scheduling
+    # (a few ms on a busy CI box), not flagged, and far below the impaired direction's.
+    clean = peer_jitter(call.callee)
+    assert clean < JITTER_WARN_S and clean < peer_jitter(call.caller) / 3, describe(call)
     assert call.quality <= 4.0, describe(call)
 
 
