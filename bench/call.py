@@ -16,7 +16,9 @@ start-up, lab up, call, lab down); target ≤ 2.5 s for 1 s of media.
 Last, peer kinds side by side (issue 11): in the same labs and the same run, interleaved,
 the whole-call time of an aiortc↔aiortc and of a chromium↔chromium call (a cell of the
 matrix: peers started → results read, Chromium's start-up included) and their time to
-connected. Target: chromium↔chromium ≤ 2× aiortc↔aiortc. `--kinds-only` runs just that.
+connected; and of real matrix cells (`nattest.matrix.run.run_cell`, one at a time: the
+cell's own lab up, its call with the matrix's options, lab down, verdict). Target: a
+chromium↔chromium cell ≤ 2× an aiortc↔aiortc cell. `--kinds-only` runs just that.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from nattest.call.run import CallSpec, run_call  # noqa: E402
 from nattest.lab import open_lab  # noqa: E402
+from nattest.matrix.run import MatrixOptions, run_cell  # noqa: E402
 from nattest.model.load import load_topology  # noqa: E402
 from nattest.services.credentials import LabServices  # noqa: E402
 from nattest.services.start import SIGNALING_DELAY  # noqa: E402
@@ -96,7 +99,42 @@ def kinds_side_by_side(runs: int, duration: float) -> None:
                 f"{name + '↔' + name:30} {key[0] + '↔' + key[1]:20} {w:9.2f} s {c:10.1f} ms "
                 f"{w / base:5.2f}×  {', '.join(sorted(pairs[key]))}"
             )
-    print("target: chromium↔chromium whole call ≤ 2× aiortc↔aiortc")
+    print("(whole call in a lab that stays up; a cell of the matrix also builds its lab)")
+
+
+def cells_side_by_side(runs: int) -> None:
+    """Matrix cells as `nattest matrix` runs them, per kind pair, interleaved, one at a
+    time: wall time (lab up + call + lab down + verdict) and the lab-up share."""
+    print(f"matrix cells, one at a time, interleaved ({runs} each, the matrix's own options)")
+    print(f"{'cell':40} {'kinds':20} {'cell time':>10} {'lab up':>8} {'ratio':>6}  verdicts")
+    for cell in (
+        "open--open--all",
+        "port-restricted-cone--port-restricted-cone--all",
+        "symmetric--symmetric--all",
+        "port-restricted-cone--port-restricted-cone--relay-udp",
+    ):
+        wall: dict[tuple[str, str], list[float]] = {k: [] for k in KIND_PAIRS}
+        setup: dict[tuple[str, str], list[float]] = {k: [] for k in KIND_PAIRS}
+        verdicts: dict[tuple[str, str], list[str]] = {k: [] for k in KIND_PAIRS}
+        for _ in range(runs):
+            for caller, callee in KIND_PAIRS:
+                opts = MatrixOptions(jobs=1, caller_kind=caller, callee_kind=callee)
+                exp = next(e for e in opts.table().cells if e.id == cell)
+                t0 = time.perf_counter()
+                result = run_cell(exp, opts)
+                wall[(caller, callee)].append(time.perf_counter() - t0)
+                setup[(caller, callee)].append(result.timings.get("lab_setup", float("nan")))
+                verdicts[(caller, callee)].append(result.verdict)
+        base = statistics.median(wall[KIND_PAIRS[0]])
+        for key in KIND_PAIRS:
+            w = statistics.median(wall[key])
+            counts = {v: verdicts[key].count(v) for v in dict.fromkeys(verdicts[key])}
+            print(
+                f"{cell:40} {key[0] + '↔' + key[1]:20} {w:8.2f} s "
+                f"{statistics.median(setup[key]):6.2f} s {w / base:5.2f}×  "
+                + ", ".join(f"{n} {v}" for v, n in counts.items())
+            )
+    print("target: a chromium↔chromium cell ≤ 2× an aiortc↔aiortc cell")
 
 
 def main() -> None:
@@ -107,6 +145,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.kinds_only:
         kinds_side_by_side(args.runs, args.duration)
+        cells_side_by_side(args.runs)
         return
     rows = []
     for name, relay in (("open", False), ("symmetric", True)):
@@ -156,6 +195,7 @@ def main() -> None:
         "for 1 s of media)"
     )
     kinds_side_by_side(args.runs, args.duration)
+    cells_side_by_side(args.runs)
 
 
 if __name__ == "__main__":

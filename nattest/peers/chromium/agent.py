@@ -177,6 +177,8 @@ class ChromiumAgent:
             log.info("[%s] ICE restart", self.args.name)
         elif kind == "warning":
             r.warnings.append(str(msg["text"]))
+        elif kind == "hello":
+            log.info("[%s] browser: %s", self.args.name, msg.get("userAgent"))
         elif kind == "log":
             log.info("[%s] page: %s", self.args.name, msg["text"])
         elif kind == "final":
@@ -203,6 +205,7 @@ class ChromiumAgent:
             port = server.sockets[0].getsockname()[1] if server.sockets else 0
             url = f"http://127.0.0.1:{port}/peer.html"
             argv = chromium_argv(binary, url, profile, servers, cert)
+            log.info("[%s] starting %s", self.args.name, binary)
             with (self.folder / f"{self.args.name}-chromium.log").open("wb") as blog:
                 browser = Browser(argv, blog, profile)
                 try:

@@ -58,6 +58,7 @@ class Call {
     this.connected = latch();
     this.failed = latch();
     this.peerLeft = latch();
+    this.ready = latch();  // the peer connection and its transceivers exist
     this.channelOpen = latch();
     this.channelHeard = latch();
     this.mediaHeard = latch();
@@ -121,7 +122,7 @@ class Call {
   }
 
   // ------------------------------------------------------------------ peer connection
-  setup(stream) {
+  setup() {
     const pc = this.pc = new RTCPeerConnection({
       iceServers: this.cfg.ice_servers,
       iceTransportPolicy: this.cfg.policy,
@@ -162,7 +163,10 @@ class Call {
       el.play().catch(() => {});
     };
     pc.ondatachannel = (ev) => { if (ev.channel.label === "metadata") this.useChannel(ev.channel); };
-    for (const track of stream.getTracks()) pc.addTrack(track, stream);
+    if (this.role === "caller") {
+      for (const kind of ["audio", "video"]) pc.addTransceiver(kind, { direction: "sendrecv" });
+      this.claimSenders();
+    }
     if (this.role === "caller") this.useChannel(pc.createDataChannel("metadata", { ordered: true }));
     const sctp = () => pc.sctp && pc.sctp.transport;
     this.watchDtls = setInterval(() => {
@@ -245,6 +249,7 @@ class Call {
         report("offer-received");
         this.phase = "answering";
         await this.setRemote("offer", payload.sdp);
+        this.claimSenders();
         await this.pc.setLocalDescription(await this.pc.createAnswer());
         const sdp = await this.localSdp();
         this.send("answer", { sdp });
@@ -424,20 +429,47 @@ class Call {
     const t0 = now();
     const deadline = t0 + this.cfg.connect_timeout;
     this.role = this.cfg.role;
-    const [w, h] = this.cfg.video_size;
-    const stream = await devices;
-    log(`media devices open (page time ${now().toFixed(3)} s)`);
-    for (const t of stream.getVideoTracks()) await t.applyConstraints({ width: w, height: h, frameRate: 30 });
-    if (this.cfg.video === "noise") replaceWithNoise(stream, w, h);
+    // The devices open while the page joins and negotiates: the transceivers exist from the
+    // start and get their tracks when the devices are open (replaceTrack needs no new offer),
+    // so a browser's slow start of its fake devices is off the call's path.
+    const tracks = devices.then((stream) => this.useDevices(stream));
+    tracks.catch(() => {});  // awaited below; a failure there is the call's reason
     this.phase = "connecting to the signaling server";
     await this.connectSignaling(deadline);
     log(`signaling connected (page time ${now().toFixed(3)} s)`);
-    this.setup(stream);
+    this.setup();
     await this.negotiate(deadline);
+    this.phase = "opening the media devices";
+    await tracks;
     await this.waitConnected(deadline);
     report("connected");
     this.startPolling();
     await this.media();
+  }
+
+  // The sending side of every transceiver, ready for its track: the caller's own (made in
+  // setup), the callee's once the offer made them (JSEP pairs an offer's m-sections only
+  // with addTrack's transceivers, so the callee cannot make them itself without a track).
+  claimSenders() {
+    const stream = new MediaStream();  // the msid both tracks share, as with addTrack
+    this.senders = {};
+    for (const t of this.pc.getTransceivers()) {
+      const kind = t.receiver.track.kind;
+      if (this.senders[kind]) continue;
+      t.direction = "sendrecv";
+      t.sender.setStreams(stream);
+      this.senders[kind] = t.sender;
+    }
+    this.ready.open();
+  }
+
+  async useDevices(stream) {
+    log(`media devices open (page time ${now().toFixed(3)} s)`);
+    const [w, h] = this.cfg.video_size;
+    for (const t of stream.getVideoTracks()) await t.applyConstraints({ width: w, height: h, frameRate: 30 });
+    if (this.cfg.video === "noise") replaceWithNoise(stream, w, h);
+    await this.ready;  // the transceivers
+    for (const t of stream.getTracks()) if (this.senders[t.kind]) await this.senders[t.kind].replaceTrack(t);
   }
 
   async finish(reason) {
