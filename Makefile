@@ -23,10 +23,11 @@ system-deps:
 # Chromium for the `chromium` peer kind (Debian's package; Ubuntu's `chromium-browser`
 # is a snap shim that cannot run in a namespace, so Debian's is what this asks for).
 deps-browser:
-	@if ! command -v chromium >/dev/null 2>&1; then \
-	  echo "installing chromium (peer kind 'chromium')"; \
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromium-headless-shell >/dev/null 2>&1; then \
+	  echo "installing chromium and chromium-headless-shell (peer kind 'chromium')"; \
 	  if [ "$$(id -u)" != 0 ]; then echo "error: run as root to install chromium" >&2; exit 2; fi; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    chromium chromium-headless-shell fonts-liberation; \
 	fi
 
 venv: $(VENV)/.installed

@@ -98,14 +98,21 @@ def parse_args(
     return p.parse_args(argv)
 
 
-def failed(args: argparse.Namespace, reason: str) -> PeerResult:
-    """A failed PeerResult of this agent."""
+def failed(args: argparse.Namespace, reason: str, kind: str) -> PeerResult:
+    """A failed PeerResult of this agent (a peer of kind `kind`)."""
     return PeerResult(
-        name=args.name, role=args.role, policy=args.policy, outcome="failed", reason=reason
+        name=args.name,
+        role=args.role,
+        kind=kind,
+        policy=args.policy,
+        outcome="failed",
+        reason=reason,
     )
 
 
-def start_watchdog(args: argparse.Namespace, seconds: float, logger: str) -> threading.Timer:
+def start_watchdog(
+    args: argparse.Namespace, seconds: float, logger: str, kind: str
+) -> threading.Timer:
     """End the process after `seconds` with a failed result saying it hung (the result
     file must exist even when the stack hangs on teardown)."""
 
@@ -113,7 +120,9 @@ def start_watchdog(args: argparse.Namespace, seconds: float, logger: str) -> thr
         logging.getLogger(logger).error(
             "[%s] watchdog: still running after %g s", args.name, seconds
         )
-        write_result(args.result, failed(args, f"peer agent hung: killed after {seconds:g} s"))
+        write_result(
+            args.result, failed(args, f"peer agent hung: killed after {seconds:g} s", kind)
+        )
         os._exit(1)
 
     timer = threading.Timer(seconds, fire)
@@ -127,15 +136,16 @@ def run_agent(
     call: Callable[[], Coroutine[Any, Any, PeerResult]],
     limit: float,
     logger: str,
+    kind: str,
 ) -> int:
     """Run one agent's call under the watchdog (`limit` + WATCHDOG_MARGIN seconds), write
     its result whatever happens, and give the exit status: 0 when it connected and media
     flowed both ways, else 1."""
-    timer = start_watchdog(args, limit + WATCHDOG_MARGIN, logger)
+    timer = start_watchdog(args, limit + WATCHDOG_MARGIN, logger, kind)
     try:
         result = asyncio.run(call())
     except Exception as exc:  # the result file must always be written
-        result = failed(args, f"internal error: {type(exc).__name__}: {exc}")
+        result = failed(args, f"internal error: {type(exc).__name__}: {exc}", kind)
     write_result(args.result, result)
     timer.cancel()
     return 0 if result.outcome == "connected" and result.media.ok else 1

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             clock_zero=args.clock_zero,
         )
     except ValueError as exc:
-        write_result(args.result, failed(args, str(exc)))
+        write_result(args.result, failed(args, str(exc), "aiortc"))
         return 1
     if cfg.turn is not None and cfg.turn_credential is None:
         logging.getLogger(LOGGER).warning(
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     async def go() -> PeerResult:  # the agent is made inside the event loop
         return await PeerAgent(cfg).run()
 
-    return run_agent(args, go, cfg.connect_timeout + cfg.duration, LOGGER)
+    return run_agent(args, go, cfg.connect_timeout + cfg.duration, LOGGER, "aiortc")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     from nattest.peers.chromium.agent import LOAD_TIMEOUT, PAGE_GRACES, ChromiumAgent
 
     limit = LOAD_TIMEOUT + args.connect_timeout + args.duration + PAGE_GRACES
-    return run_agent(args, ChromiumAgent(args).run, limit, LOGGER)
+    return run_agent(args, ChromiumAgent(args).run, limit, LOGGER, "chromium")
 
 
 if __name__ == "__main__":

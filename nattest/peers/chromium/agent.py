@@ -32,6 +32,7 @@ from nattest.call.sdp import check_sdp
 from nattest.peers.base import CREDENTIAL_ENV
 from nattest.peers.chromium import convert
 from nattest.peers.chromium.browser import Browser, chromium_argv, find_binary, server_host
+from nattest.peers.chromium.devtools import DevToolsError
 
 log = logging.getLogger("nattest.peers.chromium")
 
@@ -74,6 +75,7 @@ class ChromiumAgent:
         self.clock0 = self.t0 if args.clock_zero is None else args.clock_zero
         self.reports = Reports()
         self.hello = asyncio.Event()
+        self.granted = asyncio.Event()
         self.finished = asyncio.Event()
         self.folder: Path = args.result.parent
 
@@ -131,6 +133,7 @@ class ChromiumAgent:
         return response
 
     async def _control(self, ws: ServerConnection) -> None:
+        await self.granted.wait()  # the page makes its peer connection on the config
         await ws.send(json.dumps(self.config()))
         log.info(
             "[%s] page opened %.2f s after the agent started",
@@ -209,13 +212,18 @@ class ChromiumAgent:
             with (self.folder / f"{self.args.name}-chromium.log").open("wb") as blog:
                 browser = Browser(argv, blog, profile)
                 try:
-                    reason = await self._wait(browser)
+                    reason = await self._wait(browser, f"http://127.0.0.1:{port}")
                 finally:
                     await asyncio.to_thread(browser.stop)
         return self._result(reason)
 
-    async def _wait(self, browser: Browser) -> str | None:
+    async def _wait(self, browser: Browser, origin: str) -> str | None:
         """None when the page reported its end; else why not."""
+        try:
+            await asyncio.to_thread(browser.grant_media, origin, LOAD_TIMEOUT)
+        except DevToolsError as e:
+            return f"Chromium did not grant the page its media permission: {e}"
+        self.granted.set()
         try:
             await asyncio.wait_for(self.hello.wait(), LOAD_TIMEOUT)
         except TimeoutError:
