@@ -6,7 +6,8 @@ PYTEST_FLAGS ?=
 SYSTEM_PACKAGES := coturn iptables nftables conntrack iproute2 iputils-ping tcpdump python3 python3-venv python3-pip
 SYSTEM_COMMANDS := turnserver turnutils_natdiscovery nft iptables conntrack ip ping tcpdump python3
 
-.PHONY: deps system-deps deps-browser venv test test-unit test-nat lint bench bench-matrix clean-labs
+.PHONY: deps system-deps deps-browser venv test test-unit test-nat lint bench bench-matrix clean-labs \
+	deps-docker docker-up docker-base wheelhouse docker-images
 
 deps: system-deps venv
 
@@ -29,6 +30,51 @@ deps-browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 	    chromium chromium-headless-shell fonts-liberation; \
 	fi
+
+# The docker backend: Debian's engine (and mmdebstrap for a base image without a registry).
+deps-docker:
+	@if ! command -v dockerd >/dev/null 2>&1 || ! command -v mmdebstrap >/dev/null 2>&1; then \
+	  echo "installing docker.io and mmdebstrap (backend 'docker')"; \
+	  if [ "$$(id -u)" != 0 ]; then echo "error: run as root to install docker.io" >&2; exit 2; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker.io mmdebstrap; \
+	fi
+
+# Start the engine when its socket is missing (no systemd needed); its log and PID under /run.
+docker-up: deps-docker
+	@if ! docker info >/dev/null 2>&1; then \
+	  echo "starting dockerd (log /run/nattest-dockerd.log)"; \
+	  setsid dockerd >/run/nattest-dockerd.log 2>&1 < /dev/null & echo $$! > /run/nattest-dockerd.pid; \
+	  for i in $$(seq 1 60); do docker info >/dev/null 2>&1 && exit 0; sleep 0.5; done; \
+	  echo "error: dockerd did not answer within 30 s: see /run/nattest-dockerd.log" >&2; exit 2; \
+	fi
+
+DOCKER_BASE := nattest-base:bookworm
+DOCKER_IMAGE := nattest:$(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+DEBIAN_MIRROR ?= http://deb.debian.org/debian
+DEBIAN_SECURITY ?= http://deb.debian.org/debian-security
+
+# The base image from Debian's archive, no registry: mmdebstrap of bookworm into docker import.
+docker-base: docker-up
+	@if ! docker image inspect $(DOCKER_BASE) >/dev/null 2>&1; then \
+	  echo "building $(DOCKER_BASE) with mmdebstrap (no registry needed)"; \
+	  mmdebstrap --quiet --variant=minbase --include=$$(grep -v '^#' docker/packages.txt | paste -sd,) \
+	    bookworm - "deb $(DEBIAN_MIRROR) bookworm main" "deb $(DEBIAN_SECURITY) bookworm-security main" \
+	  | docker import --change 'CMD ["tini", "--", "sleep", "infinity"]' - $(DOCKER_BASE) >/dev/null; \
+	fi
+
+# nattest and its dependencies as wheels, for a docker build that has no package index.
+wheelhouse: venv
+	@rm -rf build/wheelhouse
+	$(PY) -m pip wheel -q -w build/wheelhouse .
+
+# The image lab nodes run: the base from a registry (base.Dockerfile) unless it is already
+# here (`make docker-base`), then nattest on it, labelled with its wheelhouse's digest.
+docker-images: docker-up wheelhouse
+	@if ! docker image inspect $(DOCKER_BASE) >/dev/null 2>&1; then \
+	  docker build -q -f docker/base.Dockerfile -t $(DOCKER_BASE) docker; \
+	fi
+	docker build -q --network=none -f docker/nattest.Dockerfile \
+	  --build-arg DEPS=$$(ls build/wheelhouse | sort | sha256sum | cut -c1-16) -t $(DOCKER_IMAGE) .
 
 venv: $(VENV)/.installed
 
