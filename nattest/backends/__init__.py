@@ -29,7 +29,13 @@ DEFAULT = "netns"
 ENV = "NATTEST_BACKEND"
 """Environment variable choosing the default backend."""
 BACKENDS: Registry[Backend] = Registry(
-    "nattest.backends", Backend, "backend", {"netns": "nattest.backends.netns:NetnsBackend"}
+    "nattest.backends",
+    Backend,
+    "backend",
+    {
+        "netns": "nattest.backends.netns:NetnsBackend",
+        "docker": "nattest.backends.docker:DockerBackend",
+    },
 )
 """Every registered backend."""
 

@@ -1,0 +1,238 @@
+"""A lab whose nodes are Docker containers: ``DockerLab``.
+
+Each node is a container started with ``network_mode="none"`` from the project's image; its
+network namespace is attached by name (``ip netns attach nt-<lab>-<node> <pid>``), and from
+there the netns backend's own plan builds the lab unchanged: veths, bridges (network
+namespaces, not Docker networks), addresses, routes, sysctls, nftables NAT rulesets, wires.
+So no Docker bridge, gateway or iptables rule is on a lab path and NAT behaviour is the
+same on both backends. Processes (services, peers, checks) run inside the containers; the
+lab folder is bind-mounted at the same path, so results land where the netns backend puts
+them.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import IO, Any
+
+from nattest.backends import records
+from nattest.backends.base import Process
+from nattest.backends.docker import engine, process
+from nattest.backends.netns import namespaces
+from nattest.backends.netns.cleanup import teardown
+from nattest.backends.netns.lab import NetnsLab
+from nattest.backends.plan import Plan, plan_lab
+from nattest.errors import CommandError, CommandTimeout
+from nattest.model.topology import Topology
+
+IMAGE_ENV = "NATTEST_DOCKER_IMAGE"
+LAB_LABEL = "org.nattest.lab"
+NODE_LABEL = "org.nattest.node"
+
+
+def image() -> str:
+    """The nodes' image: ``NATTEST_DOCKER_IMAGE``, else ``nattest:<version>``."""
+    from importlib.metadata import version
+
+    return os.environ.get(IMAGE_ENV) or f"nattest:{version('nattest')}"
+
+
+def container_plan(plan: Plan, pids: dict[str, int]) -> Plan:
+    """The netns plan with each container's namespace attached instead of created
+    (namespace name → the container's PID 1); networks and wires stay plain namespaces."""
+    create = [
+        f"netns attach {line.split()[2]} {pids[line.split()[2]]}"
+        if line.startswith("netns add ") and line.split()[2] in pids
+        else line
+        for line in plan.create
+    ]
+    return replace(plan, create=create)
+
+
+def remove_containers(lab: str) -> list[str]:
+    """Remove every container labelled with lab `lab` (any state); their names."""
+    c = engine.client()
+    found = c.containers.list(all=True, filters={"label": f"{LAB_LABEL}={lab}"})
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda x: x.remove(force=True), found))
+    return [x.name for x in found]
+
+
+class DockerLab(NetnsLab):
+    """A lab of containers wired by nattest. Build with `DockerLab.up(...)`."""
+
+    backend = "docker"
+
+    @classmethod
+    def up(cls, topology: Topology, name: str, *, source: str = "") -> DockerLab:
+        records.check_lab_name(name)
+        ref = image()
+        engine.require_image(ref)
+        plan = plan_lab(topology, name)
+        record = records.LabRecord(
+            name=name,
+            backend=cls.backend,
+            topology_source=source,
+            topology=topology.model_dump(mode="json"),
+            namespaces=list(plan.namespaces.values()),
+            owner_pid=os.getpid(),
+        )
+        workdir = records.create(record)
+        lab = cls(name, topology, workdir, plan)
+        try:
+            t0 = time.perf_counter()
+            pids = lab._start_containers(ref)
+            lab.timings["containers"] = time.perf_counter() - t0
+            lab.plan = container_plan(plan, pids)
+            lab._build()
+        except BaseException:
+            lab.down()
+            raise
+        return lab
+
+    def _start_containers(self, ref: str) -> dict[str, int]:
+        """One container per node, in parallel; namespace name → its PID 1 (host view)."""
+        c = engine.client()
+        folder = str(self.workdir)
+
+        def start(node: str) -> tuple[str, int]:
+            ns = self.plan.namespaces[node]
+            box = c.containers.run(
+                ref,
+                ["tini", "--", "sleep", "infinity"],
+                name=ns,
+                hostname=node,
+                detach=True,
+                network_mode="none",
+                cap_add=["NET_ADMIN"],
+                labels={LAB_LABEL: self.name, NODE_LABEL: node},
+                volumes={folder: {"bind": folder, "mode": "rw"}},
+            )
+            box.reload()
+            return ns, int(box.attrs["State"]["Pid"])
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            return dict(pool.map(start, self.topology.nodes()))
+
+    # -- use ---------------------------------------------------------------------------
+
+    def python_argv(self, node: str, module: str, *args: str) -> list[str]:
+        """The image's interpreter (its venv is first on PATH)."""
+        self.node_ref(node)
+        return ["python3", "-m", module, *args]
+
+    def host_argv(self, node: str, argv: list[str], *, interactive: bool = False) -> list[str]:
+        flags = ["-it"] if interactive else ["-i"]
+        return ["docker", "exec", *flags, self.node_ref(node), *argv]
+
+    def spawn(
+        self,
+        node: str,
+        argv: list[str],
+        *,
+        stdout: int | IO[Any] | None = None,
+        stderr: int | IO[Any] | None = None,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> Any:
+        out = process.io_path(stdout)
+        err = out if stderr == subprocess.STDOUT else process.io_path(stderr)
+        proc = process.start(
+            engine.client().api,
+            self.node_ref(node),
+            argv,
+            stdout=out,
+            stderr=err,
+            env={**(os.environ if env is None else env), namespaces.LAB_ENV: self.name},
+            cwd=cwd,
+        )
+        self.children.append(proc)
+        return proc
+
+    def spawn_python(
+        self,
+        node: str,
+        module: str,
+        args: list[str],
+        *,
+        log: IO[Any],
+        env: dict[str, str] | None = None,
+    ) -> Process:
+        """Cold, in the container: ``python3 -m`` of the image."""
+        proc: Process = self.spawn(
+            node, self.python_argv(node, module, *args), stdout=log, stderr=log, env=env
+        )
+        return proc
+
+    def exec(
+        self,
+        node: str,
+        argv: list[str],
+        *,
+        timeout: float | None = 30.0,
+        check: bool = True,
+        input: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        io = self.workdir / ".exec"
+        io.mkdir(exist_ok=True)
+        stem = io / f"{node}-{time.monotonic_ns()}"
+        paths = {k: Path(f"{stem}.{k}") for k in ("in", "out", "err")}
+        paths["in"].write_text(input or "")
+        try:
+            proc = process.start(
+                engine.client().api,
+                self.node_ref(node),
+                argv,
+                stdin=str(paths["in"]),
+                stdout=str(paths["out"]),
+                stderr=str(paths["err"]),
+                env={**(os.environ if env is None else env), namespaces.LAB_ENV: self.name},
+            )
+            try:
+                rc = proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+                raise CommandTimeout(node, argv, timeout) from None
+            out, err = (p.read_text() if p.exists() else "" for p in (paths["out"], paths["err"]))
+        finally:
+            for p in paths.values():
+                p.unlink(missing_ok=True)
+        if check and rc != 0:
+            raise CommandError(node, argv, rc, err)
+        return subprocess.CompletedProcess(argv, rc, out, err)
+
+    # -- teardown ----------------------------------------------------------------------
+
+    def down(self) -> None:
+        if self._down:
+            return
+        self._down = True
+        t0 = time.perf_counter()
+        try:
+            teardown(self.name, list(self.plan.namespaces.values()), self.runner)
+            for child in self.children:  # reaped while the engine still knows their execs
+                try:
+                    child.wait(1.0)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+        finally:
+            remove_containers(self.name)
+        records.remove(self.name)
+        self.timings["down"] = time.perf_counter() - t0
+
+    def leftovers(self) -> list[str]:
+        left = super().leftovers()
+        boxes = engine.client().containers.list(
+            all=True, filters={"label": f"{LAB_LABEL}={self.name}"}
+        )
+        return left + [f"container {b.name} ({b.status})" for b in boxes]
+
+
+__all__ = ["DockerLab", "container_plan", "image", "remove_containers"]
