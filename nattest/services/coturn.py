@@ -45,6 +45,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+START_TIMEOUT = 10.0
+"""Seconds for coturn to serve every listener: ≈ 0.1 s on a quiet machine, over 3 s with a
+dozen labs starting at once in containers (a matrix on the docker backend)."""
+
 
 class TurnServerError(LabError):
     """coturn did not start, answer or stop: names the node, the address and the log tail."""
@@ -88,7 +92,7 @@ class TurnServer:
         cfg = self.config
         return str(turn_url(cfg.addresses[0], transport, cfg.port, cfg.tls_port))
 
-    def start(self, lab: Lab, node: str, timeout: float = 3.0) -> None:
+    def start(self, lab: Lab, node: str, timeout: float = START_TIMEOUT) -> None:
         """Write config (and certificate if missing), spawn coturn in `node`, wait until ready."""
         cfg = self.config
         cfg.workdir.mkdir(parents=True, exist_ok=True)
@@ -121,7 +125,7 @@ class TurnServer:
             self.startup_time * 1000,
         )
 
-    def wait_ready(self, lab: Lab, timeout: float = 3.0) -> None:
+    def wait_ready(self, lab: Lab, timeout: float = START_TIMEOUT) -> None:
         """Poll, from inside the node, until coturn serves every listener.
 
         A STUN Binding to every address (with two or more of a family the answer must carry

@@ -33,6 +33,8 @@ from nattest.model.topology import Topology
 IMAGE_ENV = "NATTEST_DOCKER_IMAGE"
 LAB_LABEL = "org.nattest.lab"
 NODE_LABEL = "org.nattest.node"
+IMAGE_PATH = "/opt/nattest/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+"""PATH inside the image (its venv first)."""
 
 
 def image() -> str:
@@ -127,8 +129,12 @@ class DockerLab(NetnsLab):
         return ["python3", "-m", module, *args]
 
     def host_argv(self, node: str, argv: list[str], *, interactive: bool = False) -> list[str]:
-        flags = ["-it"] if interactive else ["-i"]
-        return ["docker", "exec", *flags, self.node_ref(node), *argv]
+        """nsenter into every namespace of the node's container (mount, UTS, IPC, network,
+        PID): the image's files and tools, as `docker exec` would give, without its CLI."""
+        box = engine.client().containers.get(self.node_ref(node))
+        pid = str(box.attrs["State"]["Pid"])
+        enter = ["nsenter", "-t", pid, "-m", "-u", "-i", "-n", "-p", "--"]
+        return [*enter, "env", f"PATH={IMAGE_PATH}", "HOME=/root", *argv]
 
     def spawn(
         self,
