@@ -230,8 +230,19 @@ class DockerLab(NetnsLab):
                     child.kill()
         finally:
             remove_containers(self.name)
+            self._settle()
         records.remove(self.name)
         self.timings["down"] = time.perf_counter() - t0
+
+    def _settle(self, timeout: float = 2.0) -> None:
+        """Wait for the engine's own stragglers in the lab's namespaces (a `runc init` of an
+        exec that raced the teardown) to go; stop what is still there after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while namespaces.pids_of_lab(self.name, self.inodes):
+            if time.monotonic() > deadline:
+                namespaces.terminate(namespaces.pids_of_lab(self.name, self.inodes))
+                return
+            time.sleep(0.02)
 
     def leftovers(self) -> list[str]:
         left = super().leftovers()
