@@ -1,0 +1,130 @@
+"""The docker backend on the real engine: nodes are containers, wired like namespaces, cut
+off from every real network, and nothing of a lab survives (also a SIGKILLed nattest)."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from nattest.backends.docker import engine
+from nattest.backends.docker.lab import LAB_LABEL, DockerLab, image
+from nattest.backends.netns import namespaces
+from nattest.model.load import load_topology
+from tests.lab.conftest import TOPOLOGIES, host_state
+
+NATTEST = [sys.executable, "-m", "nattest.cli"]
+
+
+def lab_containers(name: str) -> list[str]:
+    boxes = engine.client().containers.list(all=True, filters={"label": f"{LAB_LABEL}={name}"})
+    return sorted(b.name for b in boxes)
+
+
+def test_nodes_are_containers_of_the_image_and_nothing_stays(lab_name: str) -> None:
+    before = host_state()
+    topo = load_topology(TOPOLOGIES / "port-restricted-cone.yaml")
+    lab = DockerLab.up(topo, lab_name)
+    try:
+        names = [f"nt-{lab_name}-{n}" for n in topo.nodes()]
+        assert lab_containers(lab_name) == sorted(names)
+        for name in names:
+            box = engine.client().containers.get(name)
+            assert box.image.tags == [image()] and box.status == "running"
+            assert box.attrs["HostConfig"]["NetworkMode"] == "none"
+            assert not box.attrs["HostConfig"]["Privileged"]
+        # the node runs the image's files, sees the lab folder at its path, and has only
+        # the lab's interface
+        out = lab.exec(
+            "alice",
+            ["sh", "-c", 'cat /etc/os-release; ls -d "$1"; ip -o link', "sh", str(lab.workdir)],
+            check=False,
+        )
+        assert "bookworm" in out.stdout and str(lab.workdir) in out.stdout, out
+        links = [ln.split(":")[1].strip() for ln in out.stdout.splitlines() if ": " in ln]
+        assert [x.split("@")[0] for x in links if x != "lo"] == ["eth0"], out.stdout
+        assert lab.exec("alice", ["ping", "-c1", "-W2", "203.0.113.2"]).returncode == 0
+        assert host_state()["addresses"] == before["addresses"]
+        assert host_state()["routes"] == before["routes"]
+    finally:
+        lab.down()
+    assert lab_containers(lab_name) == []
+    assert namespaces.list_namespaces(f"nt-{lab_name}-") == []
+    assert lab.leftovers() == []
+
+
+def test_no_node_reaches_the_engine_or_anything_outside_the_lab(lab_name: str) -> None:
+    """Not the engine's bridge gateway, not the host's own addresses, not a real address:
+    from every node (hosts behind NATs, the NATs, the servers)."""
+    subnet = engine.client().networks.get("bridge").attrs["IPAM"]["Config"][0]["Subnet"]
+    gateway = str(next(ipaddress.ip_network(subnet).hosts()))  # docker0's own address
+    host = subprocess.run(
+        ["ip", "-4", "-o", "addr", "show", "scope", "global"], capture_output=True, text=True
+    ).stdout.split()
+    own = [a.split("/")[0] for a in host if "/" in a and not a.startswith(gateway)][:2]
+    targets = [gateway, "9.9.9.9", *own]
+    topo = load_topology(TOPOLOGIES / "symmetric.yaml")
+    with DockerLab.up(topo, lab_name) as lab:
+        for node in topo.nodes():
+            for target in targets:
+                ping = lab.exec(node, ["ping", "-c1", "-W1", target], check=False)
+                assert ping.returncode != 0, f"{node} reached {target}: {ping.stdout}"
+
+
+def test_a_sigkilled_nattest_is_collected_by_down_all(lab_name: str, tmp_path: Path) -> None:
+    env = {**os.environ, "NATTEST_RUNDIR": str(tmp_path / "run")}
+    proc = subprocess.Popen(
+        [
+            *NATTEST,
+            "up",
+            str(TOPOLOGIES / "symmetric.yaml"),
+            "--backend",
+            "docker",
+            "--name",
+            lab_name,
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not lab_containers(lab_name) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)  # mid-build: containers made, maybe not wired yet
+    proc.communicate(timeout=10)
+    assert lab_containers(lab_name), "no container of the lab when nattest was killed"
+    down = subprocess.run([*NATTEST, "down", "--all"], env=env, capture_output=True, text=True)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert lab_containers(lab_name) == []
+    assert namespaces.list_namespaces(f"nt-{lab_name}-") == []
+
+
+def test_engine_problems_are_usage_errors_that_leave_nothing(lab_name: str, tmp_path: Path) -> None:
+    base = {**os.environ, "NATTEST_RUNDIR": str(tmp_path / "run")}
+    cases = [
+        ({"DOCKER_HOST": "tcp://127.0.0.1:1"}, "remote engine"),
+        ({"DOCKER_HOST": "unix:///nonexistent.sock"}, "no Docker engine at /nonexistent.sock"),
+        ({"NATTEST_DOCKER_IMAGE": "nattest-missing:0"}, "image nattest-missing:0 is not in"),
+    ]
+    for extra, message in cases:
+        done = subprocess.run(
+            [
+                *NATTEST,
+                "up",
+                str(TOPOLOGIES / "open.yaml"),
+                "--backend",
+                "docker",
+                "--name",
+                lab_name,
+            ],
+            env={**base, **extra},
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 2 and message in done.stdout + done.stderr, (extra, done)
+        assert lab_containers(lab_name) == []
