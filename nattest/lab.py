@@ -62,8 +62,10 @@ def build_lab(
             from nattest.services.start import start_services
 
             t0 = time.perf_counter()
-            start_services(lab)
+            lab.services_started(start_services(lab))
             lab.timings["services"] = time.perf_counter() - t0
+        else:
+            lab.services_started(None)
     except BaseException:
         lab.down()
         raise

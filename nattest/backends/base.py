@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from nattest.backends.records import LabRecord
     from nattest.model.impair import LinkImpairment
     from nattest.model.topology import Topology
+    from nattest.services.credentials import LabServices
 
 
 class Process(Protocol):
@@ -148,6 +149,11 @@ class Lab(ABC):
         it. Takes effect before it returns; the lab's record follows, so `nattest status`
         and later handles see it. UsageError for an unknown link."""
         raise UsageError(f"the {self.backend} backend cannot change impairments on a running lab")
+
+    def services_started(self, services: LabServices | None) -> None:
+        """Called once the lab's services run (None: a lab without them): a backend starts
+        what needs them here (the docker backend: hosts from a user's own image)."""
+        return None
 
     def address(self, node: str) -> str:
         """The first address of `node` (hosts, servers, NAT WAN side)."""

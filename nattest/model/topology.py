@@ -137,6 +137,15 @@ class Host(Spec):
     """An outbound firewall right in front of this host (at its switch port)."""
     impair: LinkImpairment | None = None
     """Delay, loss, rate ... on its link (``nattest.model.impair``)."""
+    image: str | None = Field(default=None, min_length=1)
+    """Docker backend only: run this image (yours: a client, an SFU) as the host, behind
+    its NAT, given the lab's servers in ``NATTEST_*`` variables (docs/docker.md)."""
+    command: list[str] | None = None
+    """With `image`: its command (default: the image's own)."""
+    env: dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")], str] = Field(
+        default_factory=dict
+    )
+    """With `image`: more environment variables for it."""
 
 
 class Server(Spec):

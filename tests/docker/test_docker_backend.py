@@ -128,3 +128,26 @@ def test_engine_problems_are_usage_errors_that_leave_nothing(lab_name: str, tmp_
         )
         assert done.returncode == 2 and message in done.stdout + done.stderr, (extra, done)
         assert lab_containers(lab_name) == []
+
+
+def test_your_own_image_runs_behind_the_nat_and_reaches_the_lab_turn(lab_name: str) -> None:
+    """topologies/own-image.yaml: alice is a plain image (not a nattest peer) running
+    coturn's turnutils_uclient from the NATTEST_* variables it is given; its two relayed
+    allocations exchange all 20 messages, through nat-a (its conntrack holds the mapping)."""
+    from nattest.lab import build_lab
+
+    topo = load_topology(TOPOLOGIES / "own-image.yaml")
+    lab = build_lab(topo, lab_name, backend="docker")
+    try:
+        app = engine.client().containers.get(f"nt-{lab_name}-alice-app")
+        status = app.wait(timeout=60)
+        logs = app.logs().decode(errors="replace")
+        assert status["StatusCode"] == 0 and "tot_recv_msgs=20" in logs, logs[-2000:]
+        env = dict(e.split("=", 1) for e in app.attrs["Config"]["Env"])
+        assert env["MY_SETTING"] == "from the topology"
+        assert env["NATTEST_TURN_URL"] == "turn:203.0.113.2:3478?transport=udp"
+        flows = lab.exec("nat-a", ["conntrack", "-L", "-p", "udp", "--dport", "3478"]).stdout
+        assert "src=10.0.1.10" in flows and "dst=203.0.113.11" in flows, flows  # NATed
+    finally:
+        lab.down()
+    assert lab_containers(lab_name) == []

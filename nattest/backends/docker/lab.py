@@ -22,13 +22,14 @@ from typing import IO, Any
 
 from nattest.backends import records
 from nattest.backends.base import Process
-from nattest.backends.docker import engine, process
+from nattest.backends.docker import byo, engine, process
 from nattest.backends.netns import namespaces
 from nattest.backends.netns.cleanup import teardown
 from nattest.backends.netns.lab import NetnsLab
 from nattest.backends.plan import Plan, plan_lab
 from nattest.errors import CommandError, CommandTimeout
 from nattest.model.topology import Topology
+from nattest.services.credentials import LabServices
 
 IMAGE_ENV = "NATTEST_DOCKER_IMAGE"
 LAB_LABEL = "org.nattest.lab"
@@ -120,6 +121,11 @@ class DockerLab(NetnsLab):
 
         with ThreadPoolExecutor(max_workers=8) as pool:
             return dict(pool.map(start, self.topology.nodes()))
+
+    def services_started(self, services: LabServices | None) -> None:
+        """Hosts from a user's own image start now, with the lab's servers to talk to."""
+        refs = {node: self.plan.namespaces[node] for node in self.topology.hosts}
+        byo.start_apps(self.topology, self.name, refs, services, {LAB_LABEL: self.name})
 
     # -- use ---------------------------------------------------------------------------
 

@@ -47,6 +47,13 @@ class NetnsBackend(Backend):
     def up(self, topology: Topology, name: str, *, source: str = "") -> NetnsLab:
         from nattest.backends.netns.lab import NetnsLab
 
+        for host, spec in topology.hosts.items():
+            if spec.image is not None:
+                raise UsageError(
+                    f"hosts.{host}.image: a host from your own image needs --backend docker "
+                    "(a namespace has no image to run)"
+                )
+
         return NetnsLab.up(topology, name, source=source)
 
     def attach(self, record: records.LabRecord) -> NetnsLab:
