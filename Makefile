@@ -86,8 +86,13 @@ $(VENV)/.installed: pyproject.toml
 
 # All tests: unit tests (no root) and lab tests (root, real namespaces, coturn, aiortc),
 # including the matrix as a parametrized test. Lab tests mostly wait on peer processes.
-test: deps deps-browser
+# Then the scenarios again on the docker backend (calls, verify-nat of every preset); the
+# docker-only tests (tests/docker: isolation, own image, crash collection, the whole
+# matrix on containers) are in the first run.
+test: deps deps-browser docker-images
 	$(PY) -m pytest -n 4 $(PYTEST_FLAGS) tests
+	$(PY) -m pytest -n 4 $(PYTEST_FLAGS) --junitxml=results/junit-docker.xml \
+	  --nattest-backend docker -m "not slow" tests/lab/test_calls.py tests/lab/test_verify_nat.py
 
 test-unit: venv
 	$(PY) -m pytest -n 2 $(PYTEST_FLAGS) tests/unit
@@ -95,11 +100,13 @@ test-unit: venv
 # What CI runs for NAT traversal: the connectivity matrix (reports in results/), then
 # the NAT scenarios (presets verified, candidates, pairs, relay-only, teardown); the slow
 # ones (`@pytest.mark.slow`: faults waiting out consent freshness) run in `make test`.
+# NATTEST_BACKEND=docker runs it on containers (make docker-images first); the Chromium
+# matrix stays on namespaces (the image has no browser).
 test-nat: deps deps-browser
 	@mkdir -p results; rc=0; \
 	$(VENV)/bin/nattest matrix --junit results/matrix-junit.xml --html results/matrix.html \
 	  --json results/matrix.json || rc=1; \
-	$(VENV)/bin/nattest matrix --caller chromium --callee chromium \
+	$(VENV)/bin/nattest matrix --caller chromium --callee chromium --backend netns \
 	  --junit results/matrix-chromium-junit.xml --html results/matrix-chromium.html \
 	  --json results/matrix-chromium.json || rc=1; \
 	$(PY) -m pytest -n 4 $(PYTEST_FLAGS) --junitxml=results/scenarios-junit.xml tests/lab \

@@ -22,7 +22,7 @@ def test_report_header_and_markers(pytester: pytest.Pytester) -> None:
 
 
 def test_unknown_backend_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest_subprocess("--nattest-backend", "docker")
+    result = pytester.runpytest_subprocess("--nattest-backend", "nosuch")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
 
 

@@ -56,6 +56,9 @@ def by_nat(reports: list[NatReport]) -> dict[str, NatReport]:
         # one port-restricted NAT with hairpinning on, both hosts behind it
         ("same-nat", "alice", Declared(EIM, APD, True, False)),
         ("same-nat", "bob", Declared(EIM, APD, True, False)),
+        # your own image behind a symmetric NAT, a nattest peer behind a port-restricted one
+        ("own-image", "alice", Declared(APD, APD, None, False)),
+        ("own-image", "bob", Declared(EIM, APD, None, False)),
     ],
 )
 def test_declared_for_shipped_topologies(name: str, host: str, declared: Declared) -> None:
@@ -76,6 +79,7 @@ def test_every_shipped_topology_is_covered() -> None:
         "udp-blocked",
         "same-nat",
         "lossy-uplink",
+        "own-image",
     }
 
 
