@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from nattest.backends import records
-from nattest.backends.base import Process
+from nattest.backends.base import Lab
 from nattest.backends.docker import byo, engine, process
 from nattest.backends.netns import namespaces
 from nattest.backends.netns.cleanup import teardown
 from nattest.backends.netns.lab import NetnsLab
-from nattest.backends.plan import Plan, plan_lab
+from nattest.backends.plan import Plan
 from nattest.errors import CommandError, CommandTimeout
 from nattest.model.topology import Topology
 from nattest.services.credentials import LabServices
@@ -76,16 +76,7 @@ class DockerLab(NetnsLab):
         records.check_lab_name(name)
         ref = image()
         engine.require_image(ref)
-        plan = plan_lab(topology, name)
-        record = records.LabRecord(
-            name=name,
-            backend=cls.backend,
-            topology_source=source,
-            topology=topology.model_dump(mode="json"),
-            namespaces=list(plan.namespaces.values()),
-            owner_pid=os.getpid(),
-        )
-        workdir = records.create(record)
+        plan, workdir = cls._record(topology, name, source)
         lab = cls(name, topology, workdir, plan)
         try:
             t0 = time.perf_counter()
@@ -166,20 +157,9 @@ class DockerLab(NetnsLab):
         self.children.append(proc)
         return proc
 
-    def spawn_python(
-        self,
-        node: str,
-        module: str,
-        args: list[str],
-        *,
-        log: IO[Any],
-        env: dict[str, str] | None = None,
-    ) -> Process:
-        """Cold, in the container: ``python3 -m`` of the image."""
-        proc: Process = self.spawn(
-            node, self.python_argv(node, module, *args), stdout=log, stderr=log, env=env
-        )
-        return proc
+    spawn_python = Lab.spawn_python
+    """Cold, in the container (``python3 -m`` of the image): the netns fork server runs
+    from the host's files, which a container's processes must not."""
 
     def exec(
         self,

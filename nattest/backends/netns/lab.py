@@ -54,6 +54,21 @@ class NetnsLab(Lab):
     @classmethod
     def up(cls, topology: Topology, name: str, *, source: str = "") -> NetnsLab:
         """Build the lab. On any failure or interrupt, whatever was built is torn down."""
+        plan, workdir = cls._record(topology, name, source)
+        if plan.wires and os.environ.get(warmstart.COLD_ENV) != "1":
+            warmstart.warm([wiring.SHAPER])  # its imports overlap building the network
+        lab = cls(name, topology, workdir, plan)
+        try:
+            lab._build()
+        except BaseException:
+            lab.down()
+            raise
+        return lab
+
+    @classmethod
+    def _record(cls, topology: Topology, name: str, source: str) -> tuple[Plan, Path]:
+        """The lab's plan, and its record written (before anything is built, so a crash
+        mid-build can be collected); the lab folder."""
         records.check_lab_name(name)
         plan = plan_lab(topology, name)
         record = records.LabRecord(
@@ -64,16 +79,7 @@ class NetnsLab(Lab):
             namespaces=list(plan.namespaces.values()),
             owner_pid=os.getpid(),
         )
-        workdir = records.create(record)
-        if plan.wires and os.environ.get(warmstart.COLD_ENV) != "1":
-            warmstart.warm([wiring.SHAPER])  # its imports overlap building the network
-        lab = cls(name, topology, workdir, plan)
-        try:
-            lab._build()
-        except BaseException:
-            lab.down()
-            raise
-        return lab
+        return plan, records.create(record)
 
     def _build(self) -> None:
         p, r = self.plan, self.runner
