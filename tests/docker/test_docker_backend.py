@@ -12,17 +12,12 @@ import time
 from pathlib import Path
 
 from nattest.backends.docker import engine
-from nattest.backends.docker.lab import LAB_LABEL, DockerLab, image
+from nattest.backends.docker.lab import DockerLab, image
 from nattest.backends.netns import namespaces
 from nattest.model.load import load_topology
-from tests.lab.conftest import TOPOLOGIES, host_state
+from tests.lab.conftest import TOPOLOGIES, host_state, lab_containers
 
 NATTEST = [sys.executable, "-m", "nattest.cli"]
-
-
-def lab_containers(name: str) -> list[str]:
-    boxes = engine.client().containers.list(all=True, filters={"label": f"{LAB_LABEL}={name}"})
-    return sorted(b.name for b in boxes)
 
 
 def test_nodes_are_containers_of_the_image_and_nothing_stays(lab_name: str) -> None:

@@ -44,9 +44,21 @@ def host_state() -> dict[str, str]:
     }
 
 
+def lab_containers(name: str) -> list[str]:
+    """Containers of lab `name` (docker backend), when an engine runs here."""
+    if not Path("/var/run/docker.sock").exists():
+        return []
+    from nattest.backends.docker import engine
+    from nattest.backends.docker.lab import LAB_LABEL
+
+    boxes = engine.client().containers.list(all=True, filters={"label": f"{LAB_LABEL}={name}"})
+    return sorted(b.name for b in boxes)
+
+
 def assert_nothing_left(name: str, host_links_before: set[str]) -> None:
-    """Fail naming whatever of lab `name` still exists."""
+    """Fail naming whatever of lab `name` still exists (containers too)."""
     left = leftovers(name, host_links_before=host_links_before, link_names=LAB_LINK_NAMES)
+    left += [f"container {c}" for c in lab_containers(name)]
     assert not left, f"lab {name} left behind: {'; '.join(left)}"
 
 

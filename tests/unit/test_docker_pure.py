@@ -102,3 +102,13 @@ def test_a_host_image_is_refused_by_the_netns_backend() -> None:
 
     with pytest.raises(UsageError, match=r"hosts\.alice\.image: .*--backend docker"):
         NetnsBackend().up(load_topology(TOPOLOGIES / "own-image.yaml"), "demo")
+
+
+def test_chromium_peers_say_they_need_the_netns_backend() -> None:
+    from types import SimpleNamespace
+
+    from nattest.peers.chromium import ChromiumPeer
+
+    lab = SimpleNamespace(backend="docker")
+    with pytest.raises(UsageError, match="netns backend only"):
+        ChromiumPeer().start(lab, None, None)  # type: ignore[arg-type]

@@ -11,10 +11,15 @@ This module is the host side, ``ChromiumPeer``: it starts the agent like any Pyt
 
 from __future__ import annotations
 
+from typing import IO, TYPE_CHECKING, Any
+
 from nattest.call.result import CandidatePair, PeerResult
 from nattest.errors import UsageError
-from nattest.peers.base import PythonAgentKind
+from nattest.peers.base import PeerLaunch, PythonAgentKind
 from nattest.peers.chromium.browser import find_binary
+
+if TYPE_CHECKING:
+    from nattest.backends.base import Lab, Process
 
 MODULE = "nattest.peers.chromium"
 """Module run inside the node."""
@@ -38,6 +43,15 @@ class ChromiumPeer(PythonAgentKind):
                 "peer kind 'chromium' needs a Chromium browser (chromium on PATH, or "
                 "NATTEST_CHROMIUM): run `make deps-browser`"
             )
+
+    def start(self, lab: Lab, launch: PeerLaunch, log: IO[Any]) -> Process:
+        """As any Python agent, on a backend whose nodes have the host's browser."""
+        if lab.backend != "netns":
+            raise UsageError(
+                f"peer kind 'chromium' runs on the netns backend only (the {lab.backend} "
+                "backend's image has no browser): use --backend netns"
+            )
+        return super().start(lab, launch, log)
 
     def reported_pair(self, me: PeerResult, other: PeerResult) -> CandidatePair | None:
         """`me`'s selected pair, with the address Chromium hides from getStats filled in: a
