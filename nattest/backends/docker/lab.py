@@ -24,7 +24,7 @@ from nattest.backends import records
 from nattest.backends.base import Lab
 from nattest.backends.docker import byo, engine, process
 from nattest.backends.netns import namespaces
-from nattest.backends.netns.cleanup import teardown
+from nattest.backends.netns.cleanup import leftovers, teardown
 from nattest.backends.netns.lab import NetnsLab
 from nattest.backends.plan import Plan
 from nattest.errors import CommandError, CommandTimeout
@@ -216,22 +216,18 @@ class DockerLab(NetnsLab):
                     child.kill()
         finally:
             remove_containers(self.name)
-            self._settle()
         records.remove(self.name)
         self.timings["down"] = time.perf_counter() - t0
 
-    def _settle(self, timeout: float = 2.0) -> None:
-        """Wait for the engine's own stragglers in the lab's namespaces (a `runc init` of an
-        exec that raced the teardown) to go; stop what is still there after `timeout`."""
-        deadline = time.monotonic() + timeout
-        while namespaces.pids_of_lab(self.name, self.inodes):
-            if time.monotonic() > deadline:
-                namespaces.terminate(namespaces.pids_of_lab(self.name, self.inodes))
-                return
-            time.sleep(0.02)
-
     def leftovers(self) -> list[str]:
-        left = super().leftovers()
+        """Namespaces, host links, processes carrying the lab's marker (every process
+        nattest starts in a container does), its folder, and its containers. Not by
+        namespace inode as on netns: the engine starts and ends its own `runc init`
+        helpers in new namespaces all the time, and a deleted namespace's inode number is
+        soon another lab's."""
+        planned = {line.split()[2] for line in self.plan.create if line.startswith("link add")}
+        planned |= set(self.plan.ports.values())
+        left = leftovers(self.name, set(), self._host_links, planned)
         boxes = engine.client().containers.list(
             all=True, filters={"label": f"{LAB_LABEL}={self.name}"}
         )
