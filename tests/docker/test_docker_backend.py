@@ -54,7 +54,8 @@ def test_nodes_are_containers_of_the_image_and_nothing_stays(lab_name: str) -> N
 
 
 def test_no_node_reaches_the_engine_or_anything_outside_the_lab(lab_name: str) -> None:
-    """Not the engine's bridge gateway, not the host's own addresses, not a real address:
+    """Not the engine's bridge gateway, not the host's own addresses, not an address outside
+    the lab (a documentation one, so nothing could leave even if a route did):
     from every node (hosts behind NATs, the NATs, the servers)."""
     subnet = engine.client().networks.get("bridge").attrs["IPAM"]["Config"][0]["Subnet"]
     gateway = str(next(ipaddress.ip_network(subnet).hosts()))  # docker0's own address
@@ -62,7 +63,7 @@ def test_no_node_reaches_the_engine_or_anything_outside_the_lab(lab_name: str) -
         ["ip", "-4", "-o", "addr", "show", "scope", "global"], capture_output=True, text=True
     ).stdout.split()
     own = [a.split("/")[0] for a in host if "/" in a and not a.startswith(gateway)][:2]
-    targets = [gateway, "9.9.9.9", *own]
+    targets = [gateway, "192.0.2.99", *own]
     topo = load_topology(TOPOLOGIES / "symmetric.yaml")
     with DockerLab.up(topo, lab_name) as lab:
         for node in topo.nodes():

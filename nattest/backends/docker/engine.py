@@ -39,9 +39,7 @@ def client() -> Any:
     """A connected ``docker.DockerClient`` (UsageError naming what to do otherwise)."""
     path = socket_path()
     try:
-        import docker.errors
-
-        import docker
+        import docker.errors  # binds `docker` too
     except ImportError as e:
         raise UsageError(
             "the docker backend needs the Docker SDK: pip install 'nattest[docker]' "

@@ -145,17 +145,31 @@ class DockerLab(NetnsLab):
     ) -> Any:
         out = process.io_path(stdout)
         err = out if stderr == subprocess.STDOUT else process.io_path(stderr)
-        proc = process.start(
+        proc = self._start(node, argv, "/dev/null", out, err, env, cwd)
+        self.children.append(proc)
+        return proc
+
+    def _start(
+        self,
+        node: str,
+        argv: list[str],
+        stdin: str,
+        stdout: str,
+        stderr: str,
+        env: dict[str, str] | None,
+        cwd: Path | None = None,
+    ) -> process.ContainerProcess:
+        """`argv` in the node's container, marked as this lab's (paths both sides see)."""
+        return process.start(
             engine.client().api,
             self.node_ref(node),
             argv,
-            stdout=out,
-            stderr=err,
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
             env={**(os.environ if env is None else env), namespaces.LAB_ENV: self.name},
             cwd=cwd,
         )
-        self.children.append(proc)
-        return proc
 
     spawn_python = Lab.spawn_python
     """Cold, in the container (``python3 -m`` of the image): the netns fork server runs
@@ -177,14 +191,8 @@ class DockerLab(NetnsLab):
         paths = {k: Path(f"{stem}.{k}") for k in ("in", "out", "err")}
         paths["in"].write_text(input or "")
         try:
-            proc = process.start(
-                engine.client().api,
-                self.node_ref(node),
-                argv,
-                stdin=str(paths["in"]),
-                stdout=str(paths["out"]),
-                stderr=str(paths["err"]),
-                env={**(os.environ if env is None else env), namespaces.LAB_ENV: self.name},
+            proc = self._start(
+                node, argv, str(paths["in"]), str(paths["out"]), str(paths["err"]), env
             )
             try:
                 rc = proc.wait(timeout)
@@ -225,9 +233,7 @@ class DockerLab(NetnsLab):
         namespace inode as on netns: the engine starts and ends its own `runc init`
         helpers in new namespaces all the time, and a deleted namespace's inode number is
         soon another lab's."""
-        planned = {line.split()[2] for line in self.plan.create if line.startswith("link add")}
-        planned |= set(self.plan.ports.values())
-        left = leftovers(self.name, set(), self._host_links, planned)
+        left = leftovers(self.name, set(), self._host_links, self._planned_links())
         boxes = engine.client().containers.list(
             all=True, filters={"label": f"{LAB_LABEL}={self.name}"}
         )

@@ -321,9 +321,12 @@ class NetnsLab(Lab):
         self.timings["down"] = time.perf_counter() - t0
 
     def leftovers(self) -> list[str]:
+        return leftovers(self.name, self.inodes, self._host_links, self._planned_links())
+
+    def _planned_links(self) -> set[str]:
+        """Names of the links the plan makes in the host namespace before moving them."""
         planned = {line.split()[2] for line in self.plan.create if line.startswith("link add")}
-        planned |= set(self.plan.ports.values())
-        return leftovers(self.name, self.inodes, self._host_links, planned)
+        return planned | set(self.plan.ports.values())
 
 
 def _all_up(ip_link_output: str) -> bool:

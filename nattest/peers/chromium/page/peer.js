@@ -166,8 +166,8 @@ class Call {
     if (this.role === "caller") {
       for (const kind of ["audio", "video"]) pc.addTransceiver(kind, { direction: "sendrecv" });
       this.claimSenders();
+      this.useChannel(pc.createDataChannel("metadata", { ordered: true }));
     }
-    if (this.role === "caller") this.useChannel(pc.createDataChannel("metadata", { ordered: true }));
     const sctp = () => pc.sctp && pc.sctp.transport;
     this.watchDtls = setInterval(() => {
       const t = sctp() || (pc.getSenders()[0] && pc.getSenders()[0].transport);
