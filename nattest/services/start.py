@@ -84,7 +84,14 @@ def start_services(lab: Lab) -> LabServices:
     return services
 
 
-def wait_tcp(lab: Lab, node: str, addr: tuple[str, int], what: str, timeout: float = 5.0) -> None:
+READY_TIMEOUT = 15.0
+"""Seconds a service may take to accept connections: a ceiling, never waited out when it
+starts (a cold Python in a container on a loaded 2-core machine took more than 5 s)."""
+
+
+def wait_tcp(
+    lab: Lab, node: str, addr: tuple[str, int], what: str, timeout: float = READY_TIMEOUT
+) -> None:
     """Poll until a TCP connect to `addr` from inside `node` succeeds."""
     deadline = time.monotonic() + timeout
     while True:

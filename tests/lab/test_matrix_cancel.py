@@ -45,13 +45,21 @@ def test_interrupted_matrix_stops_and_leaves_nothing(sig: signal.Signals, tmp_pa
             seen |= _labs(rundir)
             time.sleep(0.05)
         assert len(seen) == 2, f"two cells should be running, saw labs {seen}"
-        time.sleep(1.0)  # peers started, calls under way
-        seen |= _labs(rundir)
-        assert any(namespaces.pids_of_lab(name) for name in seen), "no peer was running"
+        # calls under way: a peer runs in one of the labs (a loaded machine may take a
+        # few seconds to get there)
+        while not any(namespaces.pids_of_lab(n) for n in _labs(rundir)):
+            assert time.monotonic() < deadline, f"no peer was running in {_labs(rundir)}"
+            time.sleep(0.05)
+        before = _labs(rundir)  # what runs when the signal goes (a cell may have ended)
         t0 = time.monotonic()
         proc.send_signal(sig)
-        _, stderr = proc.communicate(timeout=STOP_WITHIN)
+        after: set[str] = set()
+        while proc.poll() is None and time.monotonic() - t0 < STOP_WITHIN:
+            after |= _labs(rundir)
+            time.sleep(0.01)
+        _, stderr = proc.communicate(timeout=1.0)
         stopped = time.monotonic() - t0
+        seen |= before | after
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -59,7 +67,7 @@ def test_interrupted_matrix_stops_and_leaves_nothing(sig: signal.Signals, tmp_pa
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr, stderr
     assert stopped < STOP_WITHIN
-    assert len(seen) == 2, f"queued cells started after the interrupt: {seen}"
+    assert after <= before, f"queued cells started after the interrupt: {after - before}"
     assert _labs(rundir) == set()
     for name in seen:
         assert_nothing_left(name, links)
