@@ -146,7 +146,7 @@ def nattest_evidence(
     )
     if options.capture:
         try:
-            check_capture(_backend(request.config))
+            check_capture()
         except UsageError as e:
             pytest.fail(f"--nattest-capture: {e}", pytrace=False)
     return TestEvidence(

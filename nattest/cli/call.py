@@ -79,7 +79,7 @@ def call(
     faults = parse_faults(spec.pop("faults"), "--at")
     call_spec = CallSpec(**spec, faults=faults)
     check_faults(topo, call_spec.schedule)  # bad --at targets: exit 2, nothing built
-    evidence = evidence_for(capture, results_dir, backend)
+    evidence = evidence_for(capture, results_dir)
     warm_peers(peer_kinds(call_spec), backend)  # usage errors before anything is built
     with open_lab(
         topo,

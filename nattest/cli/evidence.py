@@ -30,20 +30,18 @@ def evidence_options(fn: F) -> F:
     return click.option(
         "--capture",
         is_flag=True,
-        help="Record a pcap per node (tcpdump inside each lab namespace, never the host's).",
+        help="Record a pcap per node (tcpdump in each node's network namespace, never the host's).",
     )(fn)
 
 
-def evidence_for(
-    capture: bool, results_dir: str, backend: str | None, *, strict: bool = False
-) -> EvidenceOptions:
+def evidence_for(capture: bool, results_dir: str, *, strict: bool = False) -> EvidenceOptions:
     """The options, checked before anything is built (UsageError without tcpdump);
     `strict`: deviating matrix cells keep their evidence too."""
     from nattest.evidence.capture import check_capture
     from nattest.evidence.keep import EvidenceOptions
 
     if capture:
-        check_capture(backend)
+        check_capture()
     return EvidenceOptions(results=Path(results_dir), capture=capture, strict=strict)
 
 

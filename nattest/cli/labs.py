@@ -55,7 +55,7 @@ def up(
     from nattest.model.load import load_topology
 
     topo = impaired(load_topology(topology), impairs)
-    evidence = evidence_for(capture, results_dir, backend)
+    evidence = evidence_for(capture, results_dir)
     t0 = time.perf_counter()
     with terminate_as_interrupt():
         lab = build_lab(

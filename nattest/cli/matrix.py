@@ -95,7 +95,7 @@ def matrix(
     if jobs is not None and jobs < 1:
         raise UsageError(f"--jobs {jobs}: give 1 or more")
     part = parse_shard(shard) if shard else None
-    evidence = evidence_for(capture, results_dir, options.get("backend"), strict=strict)
+    evidence = evidence_for(capture, results_dir, strict=strict)
     opts = MatrixOptions(jobs=jobs, evidence=evidence, impairments=impairs, **options)
     table = opts.table()
     cells = plan_cells(

@@ -4,7 +4,8 @@
     ...                                       # the call
     pcaps = capture.stop()                    # SIGTERM: each tcpdump flushes and closes
 
-Each tcpdump runs *inside its node* as a lab process (``Lab.spawn``: it carries
+Each tcpdump runs *inside its node's network* as a lab process (``Lab.spawn_observer``: the
+host's tcpdump in the node's network namespace, also for a container; it carries
 ``NATTEST_LAB`` and teardown stops it by PID if nobody else did), on ``-i any``: every
 interface of that node in one Linux cooked v2 capture (``LINUX_SLL2``), which records the
 interface index and direction of each packet (Wireshark: ``sll.ifindex``,
@@ -67,15 +68,10 @@ def tcpdump_argv(pcap: Path) -> list[str]:
     ]
 
 
-def check_capture(backend: str | None = None) -> None:
-    """UsageError naming what to install when capturing cannot work here.
-
-    The netns backend runs the host's tcpdump inside each namespace; a container backend
-    runs its image's, which this cannot see (a missing one fails at start, with tcpdump's
-    or the engine's words)."""
-    from nattest.backends import default_name
-
-    if (backend or default_name()) == "netns" and shutil.which("tcpdump") is None:
+def check_capture() -> None:
+    """UsageError naming what to install when capturing cannot work here: every backend
+    runs the host's tcpdump in its nodes' network namespaces (``Lab.spawn_observer``)."""
+    if shutil.which("tcpdump") is None:
         raise UsageError("--capture needs tcpdump: apt-get install tcpdump (or make deps)")
 
 
@@ -169,7 +165,9 @@ def start_capture(lab: Lab, folder: Path | None = None, nodes: list[str] | None 
         for node in nodes or lab.topology.nodes():
             pcap, errlog = folder / f"{node}.pcap", folder / f"{node}.tcpdump.log"
             with errlog.open("wb") as stderr:
-                proc = lab.spawn(node, tcpdump_argv(pcap), stdout=subprocess.DEVNULL, stderr=stderr)
+                proc = lab.spawn_observer(
+                    node, tcpdump_argv(pcap), stdout=subprocess.DEVNULL, stderr=stderr
+                )
             capture.nodes.append(NodeCapture(node, pcap, errlog, proc))
         _wait_ready(capture)
     except BaseException:

@@ -30,7 +30,10 @@ ROOT = Path(__file__).parents[2]
 def lab(lab_name: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Lab]:
     monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the probe's fork server finds tests/
     monkeypatch.delenv(warmstart.COLD_ENV, raising=False)
-    lab = build_lab(load_topology(TOPOLOGIES / "open.yaml"), lab_name, services=False)
+    # the netns backend's own mechanism, whatever NATTEST_BACKEND says (a docker lab starts
+    # Python cold, in its containers)
+    topology = load_topology(TOPOLOGIES / "open.yaml")
+    lab = build_lab(topology, lab_name, services=False, backend="netns")
     try:
         yield lab
     finally:
