@@ -187,6 +187,8 @@ class Backend(ABC):
     """Name users pass to `--backend` / `NATTEST_BACKEND`."""
     summary: ClassVar[str]
     """One line for `--help` and errors."""
+    matrix_jobs: ClassVar[int | None] = None
+    """At most this many matrix cells at once on this backend (None: the peer kinds say)."""
 
     def check(self) -> None:
         """Raise UsageError saying what to do when this backend cannot run here."""

@@ -62,7 +62,8 @@ class MatrixOptions:
     jobs: int | None = None
     """Cells running at once; None: the peer kinds' ``matrix_jobs`` (12 for aiortc: a cell
     mostly waits, on its peers, on a udp-blocked peer's STUN timeout, so more cells than
-    cores keep the cores busy; 3 with a browser on a side)."""
+    cores keep the cores busy; 3 with a browser on a side), at most the backend's (6 on
+    docker)."""
     video_size: str | None = "320x240"
     """Synthetic video per call: smaller than the peer's 640x480 default, because 67 calls
     encode and decode VP8 on two cores; the path and the media verdicts are the same."""
@@ -80,10 +81,12 @@ class MatrixOptions:
     `<results>/<cell id>/`; None keeps nothing."""
 
     def cells_at_once(self) -> int:
-        """`jobs`, or the smaller of the two peer kinds' ``matrix_jobs``."""
+        """`jobs`, or the smallest ``matrix_jobs`` of the two peer kinds and the backend."""
         if self.jobs is not None:
             return max(1, self.jobs)
-        return min(get_peer_kind(k).matrix_jobs for k in (self.caller_kind, self.callee_kind))
+        kinds = [get_peer_kind(k).matrix_jobs for k in (self.caller_kind, self.callee_kind)]
+        cap = get_backend(self.backend).matrix_jobs
+        return min([*kinds, cap] if cap is not None else kinds)
 
     def table(self) -> Expectations:
         """The expectation table judging these peer kinds."""

@@ -112,3 +112,12 @@ def test_chromium_peers_say_they_need_the_netns_backend() -> None:
     lab = SimpleNamespace(backend="docker")
     with pytest.raises(UsageError, match="netns backend only"):
         ChromiumPeer().start(lab, None, None)  # type: ignore[arg-type]
+
+
+def test_the_docker_backend_caps_the_cells_at_once() -> None:
+    from nattest.matrix.run import MatrixOptions
+
+    assert MatrixOptions(backend="netns").cells_at_once() == 12  # aiortc's own
+    assert MatrixOptions(backend="docker").cells_at_once() == 6
+    assert MatrixOptions(backend="docker", caller_kind="chromium").cells_at_once() == 3
+    assert MatrixOptions(backend="docker", jobs=10).cells_at_once() == 10  # asked for

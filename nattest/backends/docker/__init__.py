@@ -26,6 +26,10 @@ class DockerBackend(Backend):
 
     name = "docker"
     summary = "Docker containers (network_mode none) wired by nattest (needs root and dockerd)"
+    matrix_jobs = 6
+    """Every cell makes ≈5 containers and starts its peers cold (a fresh ``python3 -m``
+    importing aiortc): 12 cells at once on 2 cores took 7–9 s per lab and skewed a
+    timing-sensitive cell onto a relay; 6 keeps the cores as busy with half the wait."""
 
     def check(self) -> None:
         if os.geteuid() != 0:
