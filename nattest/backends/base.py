@@ -115,19 +115,12 @@ class Lab(ABC):
             node, self.python_argv(node, module, *args), stdout=log, stderr=log, env=env
         )
 
-    def spawn_observer(
-        self,
-        node: str,
-        argv: list[str],
-        *,
-        stdout: int | IO[Any] | None = None,
-        stderr: int | IO[Any] | None = None,
-    ) -> Process:
-        """Start a host tool that watches `node`'s network (tcpdump): the host's binary and
-        paths, inside the node's network namespace only, as ``nsenter -n tcpdump`` is run
-        against a container. A lab process like any other (down() stops it). Default:
-        ``spawn`` (a namespace node has the host's files anyway)."""
-        return self.spawn(node, argv, stdout=stdout, stderr=stderr)
+    def spawn_observer(self, node: str, argv: list[str], log: IO[Any]) -> Process:
+        """Start a host tool that watches `node`'s network (tcpdump), its stderr to `log`:
+        the host's binary and paths, inside the node's network namespace only, as
+        ``nsenter -n tcpdump`` is run against a container. A lab process like any other
+        (down() stops it). Default: ``spawn`` (a namespace node has the host's files)."""
+        return self.spawn(node, argv, stdout=subprocess.DEVNULL, stderr=log)
 
     @abstractmethod
     def socket(

@@ -165,9 +165,7 @@ def start_capture(lab: Lab, folder: Path | None = None, nodes: list[str] | None 
         for node in nodes or lab.topology.nodes():
             pcap, errlog = folder / f"{node}.pcap", folder / f"{node}.tcpdump.log"
             with errlog.open("wb") as stderr:
-                proc = lab.spawn_observer(
-                    node, tcpdump_argv(pcap), stdout=subprocess.DEVNULL, stderr=stderr
-                )
+                proc = lab.spawn_observer(node, tcpdump_argv(pcap), stderr)
             capture.nodes.append(NodeCapture(node, pcap, errlog, proc))
         _wait_ready(capture)
     except BaseException:

@@ -171,19 +171,12 @@ class DockerLab(NetnsLab):
             cwd=cwd,
         )
 
-    def spawn_observer(
-        self,
-        node: str,
-        argv: list[str],
-        *,
-        stdout: int | IO[Any] | None = None,
-        stderr: int | IO[Any] | None = None,
-    ) -> Any:
+    def spawn_observer(self, node: str, argv: list[str], log: IO[Any]) -> Any:
         """The host's tool in the container's network namespace (attached by name), so a
         capture writes wherever the caller asks, not only where the containers see, and
         the image needs no capture tools. Teardown stops it with the namespace's other
         processes."""
-        return NetnsLab.spawn(self, node, argv, stdout=stdout, stderr=stderr)
+        return NetnsLab.spawn(self, node, argv, stdout=subprocess.DEVNULL, stderr=log)
 
     spawn_python = Lab.spawn_python
     """Cold, in the container (``python3 -m`` of the image): the netns fork server runs
