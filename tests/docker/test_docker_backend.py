@@ -89,16 +89,25 @@ def test_a_sigkilled_nattest_is_collected_by_down_all(lab_name: str, tmp_path: P
         stderr=subprocess.STDOUT,
         text=True,
     )
-    deadline = time.monotonic() + 60
-    while not lab_containers(lab_name) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)  # mid-build: containers made, maybe not wired yet
-    proc.communicate(timeout=10)
-    assert lab_containers(lab_name), "no container of the lab when nattest was killed"
-    down = subprocess.run([*NATTEST, "down", "--all"], env=env, capture_output=True, text=True)
-    assert down.returncode == 0, down.stdout + down.stderr
-    assert lab_containers(lab_name) == []
-    assert namespaces.list_namespaces(f"nt-{lab_name}-") == []
+    collected = False
+    try:
+        deadline = time.monotonic() + 60
+        while not lab_containers(lab_name) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)  # mid-build: containers made, maybe not wired yet
+        proc.communicate(timeout=10)
+        assert lab_containers(lab_name), "no container of the lab when nattest was killed"
+        down = subprocess.run([*NATTEST, "down", "--all"], env=env, capture_output=True, text=True)
+        collected = True
+        assert down.returncode == 0, down.stdout + down.stderr
+        assert lab_containers(lab_name) == []
+        assert namespaces.list_namespaces(f"nt-{lab_name}-") == []
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        if not collected:  # an assertion above failed: leave nothing behind all the same
+            subprocess.run([*NATTEST, "down", "--all"], env=env, capture_output=True)
 
 
 def test_engine_problems_are_usage_errors_that_leave_nothing(lab_name: str, tmp_path: Path) -> None:

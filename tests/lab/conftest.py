@@ -48,11 +48,9 @@ def lab_containers(name: str) -> list[str]:
     """Containers of lab `name` (docker backend), when an engine runs here."""
     if not Path("/var/run/docker.sock").exists():
         return []
-    from nattest.backends.docker import engine
-    from nattest.backends.docker.lab import LAB_LABEL
+    from nattest.backends.docker.lab import lab_containers as listed
 
-    boxes = engine.client().containers.list(all=True, filters={"label": f"{LAB_LABEL}={name}"})
-    return sorted(b.name for b in boxes)
+    return sorted(b.name for b in listed(name))
 
 
 def assert_nothing_left(name: str, host_links_before: set[str]) -> None:

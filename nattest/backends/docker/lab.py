@@ -12,6 +12,7 @@ them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import time
@@ -59,11 +60,27 @@ def container_plan(plan: Plan, pids: dict[str, int]) -> Plan:
 
 def remove_containers(lab: str) -> list[str]:
     """Remove every container labelled with lab `lab` (any state); their names."""
-    c = engine.client()
-    found = c.containers.list(all=True, filters={"label": f"{LAB_LABEL}={lab}"})
+    import docker.errors
+
+    def remove(box: Any) -> None:
+        with contextlib.suppress(docker.errors.NotFound):  # gone meanwhile (its own exit)
+            box.remove(force=True)
+
+    found = lab_containers(lab)
     with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(lambda x: x.remove(force=True), found))
+        list(pool.map(remove, found))
     return [x.name for x in found]
+
+
+def lab_containers(lab: str) -> list[Any]:
+    """The containers labelled with lab `lab`, any state. ``ignore_removed``: the SDK lists
+    ids, then inspects each, and a container removed in between (another lab's teardown
+    on a shared engine) would otherwise fail the whole listing with 404."""
+    return list(
+        engine.client().containers.list(
+            all=True, filters={"label": f"{LAB_LABEL}={lab}"}, ignore_removed=True
+        )
+    )
 
 
 class DockerLab(NetnsLab):
@@ -241,10 +258,8 @@ class DockerLab(NetnsLab):
         helpers in new namespaces all the time, and a deleted namespace's inode number is
         soon another lab's."""
         left = leftovers(self.name, set(), self._host_links, self._planned_links())
-        boxes = engine.client().containers.list(
-            all=True, filters={"label": f"{LAB_LABEL}={self.name}"}
-        )
+        boxes = lab_containers(self.name)
         return left + [f"container {b.name} ({b.status})" for b in boxes]
 
 
-__all__ = ["DockerLab", "container_plan", "image", "remove_containers"]
+__all__ = ["DockerLab", "container_plan", "image", "lab_containers", "remove_containers"]
