@@ -109,9 +109,9 @@ test-unit: venv
 # What CI runs for NAT traversal: the connectivity matrix (reports in results/), then
 # the NAT scenarios (presets verified, candidates, pairs, relay-only, teardown); the slow
 # ones (`@pytest.mark.slow`: faults waiting out consent freshness) run in `make test`.
-# NATTEST_BACKEND=docker runs it on containers (make docker-images first); the Chromium
-# matrix stays on namespaces (the image has no browser).
-test-nat: deps deps-browser
+# NATTEST_BACKEND=docker runs it on containers (the engine and images installed and built
+# first); the Chromium matrix stays on namespaces (the image has no browser).
+test-nat: deps deps-browser $(if $(filter docker,$(NATTEST_BACKEND)),docker-base docker-images)
 	@mkdir -p results; rc=0; \
 	$(VENV)/bin/nattest matrix --junit results/matrix-junit.xml --html results/matrix.html \
 	  --json results/matrix.json || rc=1; \

@@ -109,6 +109,14 @@ def collect_lab(name: str) -> None:
     backend.collect(record)
 
 
+def collect_strays() -> list[str]:
+    """What labs left with no record in this run folder, collected by every backend
+    that can find such leftovers; their names."""
+    from nattest.backends import BACKENDS
+
+    return [n for b in BACKENDS.names() for n in BACKENDS.get(b).collect_strays()]
+
+
 @contextlib.contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
     """Turn SIGINT/SIGTERM/SIGHUP into KeyboardInterrupt so `finally` blocks tear labs down.
@@ -136,4 +144,11 @@ def terminate_as_interrupt() -> Iterator[None]:
             signal.signal(s, handler)
 
 
-__all__ = ["attach_lab", "build_lab", "collect_lab", "open_lab", "terminate_as_interrupt"]
+__all__ = [
+    "attach_lab",
+    "build_lab",
+    "collect_lab",
+    "collect_strays",
+    "open_lab",
+    "terminate_as_interrupt",
+]

@@ -204,3 +204,9 @@ class Backend(ABC):
     @abstractmethod
     def collect(self, record: LabRecord) -> None:
         """Tear down a recorded lab, also one left by a killed process, and forget it."""
+
+    def collect_strays(self) -> list[str]:
+        """Tear down what labs of this backend left with no record in this run folder (for
+        ``nattest down --all``); the labs' names. The default finds none: a backend whose
+        resources carry the run folder (the docker backend's labels) can find them."""
+        return []

@@ -85,7 +85,7 @@ def up(
 def down(name: str | None, all_: bool) -> None:
     """Tear down lab NAME (or --all): processes, namespaces/containers, files."""
     from nattest.backends import records
-    from nattest.lab import collect_lab
+    from nattest.lab import collect_lab, collect_strays
 
     if bool(name) == all_:
         raise UsageError("give a lab name or --all")
@@ -93,7 +93,10 @@ def down(name: str | None, all_: bool) -> None:
     for n in names:
         collect_lab(n)
         click.echo(f"lab {n} down")
-    if all_ and not names:
+    strays = collect_strays() if all_ else []
+    for n in strays:
+        click.echo(f"lab {n} down (it had no record: what it left behind)")
+    if all_ and not names and not strays:
         click.echo("no labs")
 
 

@@ -48,7 +48,7 @@ def lab_containers(name: str) -> list[str]:
     """Containers of lab `name` (docker backend), when an engine runs here."""
     if not Path("/var/run/docker.sock").exists():
         return []
-    from nattest.backends.docker.lab import lab_containers as listed
+    from nattest.backends.docker.containers import lab_containers as listed
 
     return sorted(b.name for b in listed(name))
 

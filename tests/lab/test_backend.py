@@ -54,6 +54,22 @@ def test_two_labs_at_once_are_isolated(lab_name: str) -> None:
     assert namespaces.list_namespaces(f"nt-{lab_name}b-") == []
 
 
+def test_down_of_a_lab_leaves_a_lab_whose_name_extends_it(lab_name: str) -> None:
+    """Labs `x` and `x-2`: nt-x-2-alice is named like a namespace of `x` too (nt-x-*), but
+    it is x-2's; `nattest down x` must not touch it (also for a record-less collection)."""
+    topo = load_topology(TOPOLOGIES / "symmetric.yaml")
+    longer = f"{lab_name}-2"
+    with NetnsLab.up(topo, longer) as two:
+        theirs = namespaces.list_namespaces(f"nt-{longer}-")
+        one = NetnsLab.up(topo, lab_name)
+        down = subprocess.run([*NATTEST, "down", lab_name], capture_output=True, text=True)
+        assert down.returncode == 0, down.stdout + down.stderr
+        one.down()
+        assert namespaces.list_namespaces(f"nt-{longer}-") == theirs
+        assert two.exec("alice", ["ping", "-c1", "-W2", "203.0.113.2"]).returncode == 0
+    assert namespaces.list_namespaces(f"nt-{lab_name}-") == []
+
+
 def test_failed_build_leaves_nothing(monkeypatch: pytest.MonkeyPatch, lab_name: str) -> None:
     from nattest.backends import plan as plan_mod
 

@@ -121,3 +121,29 @@ def test_the_docker_backend_caps_the_cells_at_once() -> None:
     assert MatrixOptions(backend="docker").cells_at_once() == 6
     assert MatrixOptions(backend="docker", caller_kind="chromium").cells_at_once() == 3
     assert MatrixOptions(backend="docker", jobs=10).cells_at_once() == 10  # asked for
+
+
+def test_an_engine_that_stops_answering_is_one_usage_error_saying_how_to_recover() -> None:
+    import requests.exceptions
+
+    for silence in (
+        requests.exceptions.ReadTimeout("read timed out"),
+        requests.exceptions.ConnectionError(),
+    ):
+        doing = "removing lab demo's containers"
+        with pytest.raises(engine.EngineNotAnswering) as caught, engine.answering(doing):
+            raise silence
+        text = str(caught.value)
+        assert isinstance(caught.value, UsageError) and caught.value.exit_code == 2
+        assert "removing lab demo's containers" in text and type(silence).__name__ in text
+        assert "make docker-up" in text and "nattest down --all" in text
+    with pytest.raises(KeyError), engine.answering("anything"):  # other errors pass through
+        raise KeyError("x")
+
+
+def test_containers_carry_the_lab_and_its_run_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nattest.backends.docker.containers import labels
+
+    monkeypatch.setenv("NATTEST_RUNDIR", "/tmp/some-run")
+    assert labels("demo") == {"org.nattest.lab": "demo", "org.nattest.rundir": "/tmp/some-run"}
+    assert labels("demo", "alice")["org.nattest.node"] == "alice"

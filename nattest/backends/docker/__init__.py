@@ -55,14 +55,32 @@ class DockerBackend(Backend):
 
     def collect(self, record: records.LabRecord) -> None:
         from nattest.backends import records
-        from nattest.backends.docker.lab import remove_containers
+        from nattest.backends.docker.containers import remove_containers
         from nattest.backends.netns.cleanup import teardown
 
         try:
             teardown(record.name, record.namespaces)
         finally:
-            remove_containers(record.name)
+            remove_containers(record.name)  # an engine not answering: the record stays
         records.remove(record.name)
+
+    def collect_strays(self) -> list[str]:
+        """Labs of this run folder whose containers outlived their record: their
+        containers and their namespaces (named ``nt-<lab>-*``) go."""
+        from nattest.backends.docker import engine
+
+        if not engine.available():  # no engine here: no container of ours either
+            return []
+        from nattest.backends.docker.containers import remove_containers, stray_labs
+        from nattest.backends.netns.cleanup import teardown
+
+        strays, known = stray_labs()
+        for lab in strays:
+            try:
+                teardown(lab, [], others=known)
+            finally:
+                remove_containers(lab)
+        return strays
 
 
 __all__ = ["DockerBackend"]

@@ -8,7 +8,9 @@ that is not there (nattest never pulls: no registry may be reachable).
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from functools import cache
 from typing import Any
 
@@ -53,8 +55,59 @@ def client() -> Any:
         c = docker.DockerClient(base_url=f"unix://{path}", timeout=TIMEOUT)  # type: ignore[attr-defined]
         c.ping()
     except (docker.errors.DockerException, OSError) as e:
-        raise UsageError(f"the Docker engine at {path} does not answer: {e}") from e
+        raise UsageError(
+            f"the Docker engine at {path} does not answer ({type(e).__name__}): start it "
+            "(`make docker-up`; a hung one: stop dockerd first), then `nattest down --all`"
+        ) from e
     return c
+
+
+class EngineNotAnswering(UsageError):
+    """The engine stopped answering in the middle of a run (exit 2): what nattest was
+    doing, and how to recover. What the engine could not remove stays recorded, so
+    ``nattest down --all`` collects it once the engine is back."""
+
+    def __init__(self, doing: str, cause: BaseException) -> None:
+        self.doing = doing
+        super().__init__(
+            f"the Docker engine at {socket_path()} stopped answering ({doing}: "
+            f"{type(cause).__name__}, no reply within {TIMEOUT} s): restart it "
+            "(stop dockerd, then `make docker-up`), then run `nattest down --all`"
+        )
+
+
+@contextlib.contextmanager
+def answering(doing: str) -> Iterator[None]:
+    """Turn the engine's silence (a read timeout, a dropped connection) inside the body
+    into one EngineNotAnswering naming `doing`; API errors pass through unchanged."""
+    import requests.exceptions
+
+    try:
+        yield
+    except EngineNotAnswering:
+        raise
+    except (requests.exceptions.Timeout, requests.exceptions.ConnectionError) as e:
+        raise EngineNotAnswering(doing, e) from e
+
+
+def available() -> bool:
+    """Whether an engine may hold containers of ours: the SDK imports and the socket is
+    there (False on a namespaces-only machine; never raises)."""
+    try:
+        path = socket_path()
+        import docker  # noqa: F401
+    except (UsageError, ImportError):
+        return False
+    return os.path.exists(path)
+
+
+def __getattr__(name: str) -> Any:
+    """``engine.NotFound``: the SDK's "no such object", imported when first asked for."""
+    if name == "NotFound":
+        import docker.errors
+
+        return docker.errors.NotFound
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def require_image(ref: str) -> None:
@@ -70,4 +123,12 @@ def require_image(ref: str) -> None:
         ) from e
 
 
-__all__ = ["SOCKET", "client", "require_image", "socket_path"]
+__all__ = [
+    "SOCKET",
+    "EngineNotAnswering",
+    "answering",
+    "available",
+    "client",
+    "require_image",
+    "socket_path",
+]

@@ -12,7 +12,6 @@ them.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import time
@@ -24,6 +23,7 @@ from typing import IO, Any
 from nattest.backends import records
 from nattest.backends.base import Lab
 from nattest.backends.docker import byo, engine, process
+from nattest.backends.docker.containers import lab_containers, labels, remove_containers
 from nattest.backends.netns import namespaces
 from nattest.backends.netns.cleanup import leftovers, teardown
 from nattest.backends.netns.lab import NetnsLab
@@ -33,8 +33,6 @@ from nattest.model.topology import Topology
 from nattest.services.credentials import LabServices
 
 IMAGE_ENV = "NATTEST_DOCKER_IMAGE"
-LAB_LABEL = "org.nattest.lab"
-NODE_LABEL = "org.nattest.node"
 IMAGE_PATH = "/opt/nattest/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 """PATH inside the image (its venv first)."""
 
@@ -56,31 +54,6 @@ def container_plan(plan: Plan, pids: dict[str, int]) -> Plan:
         for line in plan.create
     ]
     return replace(plan, create=create)
-
-
-def remove_containers(lab: str) -> list[str]:
-    """Remove every container labelled with lab `lab` (any state); their names."""
-    import docker.errors
-
-    def remove(box: Any) -> None:
-        with contextlib.suppress(docker.errors.NotFound):  # gone meanwhile (its own exit)
-            box.remove(force=True)
-
-    found = lab_containers(lab)
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(remove, found))
-    return [x.name for x in found]
-
-
-def lab_containers(lab: str) -> list[Any]:
-    """The containers labelled with lab `lab`, any state. ``ignore_removed``: the SDK lists
-    ids, then inspects each, and a container removed in between (another lab's teardown
-    on a shared engine) would otherwise fail the whole listing with 404."""
-    return list(
-        engine.client().containers.list(
-            all=True, filters={"label": f"{LAB_LABEL}={lab}"}, ignore_removed=True
-        )
-    )
 
 
 class DockerLab(NetnsLab):
@@ -121,19 +94,23 @@ class DockerLab(NetnsLab):
                 detach=True,
                 network_mode="none",
                 cap_add=["NET_ADMIN"],
-                labels={LAB_LABEL: self.name, NODE_LABEL: node},
+                labels=labels(self.name, node),
                 volumes={folder: {"bind": folder, "mode": "rw"}},
             )
             box.reload()
             return ns, int(box.attrs["State"]["Pid"])
 
-        with ThreadPoolExecutor(max_workers=8) as pool:
+        with (
+            engine.answering(f"starting lab {self.name}'s containers"),
+            ThreadPoolExecutor(max_workers=8) as pool,
+        ):
             return dict(pool.map(start, self.topology.nodes()))
 
     def services_started(self, services: LabServices | None) -> None:
         """Hosts from a user's own image start now, with the lab's servers to talk to."""
         refs = {node: self.plan.namespaces[node] for node in self.topology.hosts}
-        byo.start_apps(self.topology, self.name, refs, services, {LAB_LABEL: self.name})
+        with engine.answering(f"starting lab {self.name}'s own-image containers"):
+            byo.start_apps(self.topology, self.name, refs, services, labels(self.name))
 
     # -- use ---------------------------------------------------------------------------
 
@@ -145,7 +122,8 @@ class DockerLab(NetnsLab):
     def host_argv(self, node: str, argv: list[str], *, interactive: bool = False) -> list[str]:
         """nsenter into every namespace of the node's container (mount, UTS, IPC, network,
         PID): the image's files and tools, as `docker exec` would give, without its CLI."""
-        box = engine.client().containers.get(self.node_ref(node))
+        with engine.answering(f"inspecting {self.node_ref(node)}"):
+            box = engine.client().containers.get(self.node_ref(node))
         pid = str(box.attrs["State"]["Pid"])
         enter = ["nsenter", "-t", pid, "-m", "-u", "-i", "-n", "-p", "--"]
         return [*enter, "env", f"PATH={IMAGE_PATH}", "HOME=/root", *argv]
@@ -247,6 +225,7 @@ class DockerLab(NetnsLab):
                 except subprocess.TimeoutExpired:
                     child.kill()
         finally:
+            # an engine that does not answer raises here: the record stays, for `down --all`
             remove_containers(self.name)
         records.remove(self.name)
         self.timings["down"] = time.perf_counter() - t0
@@ -262,4 +241,4 @@ class DockerLab(NetnsLab):
         return left + [f"container {b.name} ({b.status})" for b in boxes]
 
 
-__all__ = ["DockerLab", "container_plan", "image", "lab_containers", "remove_containers"]
+__all__ = ["DockerLab", "container_plan", "image"]

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from nattest.backends.docker import engine
 from nattest.errors import LabError
 
 WRAPPER = 'exec "$@" <"$NT_STDIN" >>"$NT_STDOUT" 2>>"$NT_STDERR"'
@@ -98,15 +99,14 @@ class ContainerProcess:
 
     def _reap(self) -> None:
         """The engine's exit code once it has seen the exit (128+n: killed by signal n)."""
-        import docker.errors
-
         deadline = time.monotonic() + 2.0
         try:
-            info = self._api.exec_inspect(self._exec_id)
-            while info.get("Running") and time.monotonic() < deadline:
-                time.sleep(0.005)
+            with engine.answering(f"the exit code of {self.args[0]} (host PID {self.pid})"):
                 info = self._api.exec_inspect(self._exec_id)
-        except docker.errors.NotFound:  # its container is gone, and it with it
+                while info.get("Running") and time.monotonic() < deadline:
+                    time.sleep(0.005)
+                    info = self._api.exec_inspect(self._exec_id)
+        except engine.NotFound:  # its container is gone, and it with it
             info = {"ExitCode": 128 + signal.SIGKILL}
         code = int(info.get("ExitCode") or 0)
         self.returncode = -(code - 128) if 128 < code < 160 else code
@@ -128,21 +128,22 @@ def start(
 ) -> ContainerProcess:
     """Start `argv` in `container` (paths as both sides see them)."""
     environment = {**env_delta(env), "NT_STDIN": stdin, "NT_STDOUT": stdout, "NT_STDERR": stderr}
-    created = api.exec_create(
-        container,
-        wrapper_argv(argv),
-        stdout=False,
-        stderr=False,
-        environment=environment,
-        workdir=str(cwd) if cwd else None,
-    )
-    api.exec_start(created["Id"], detach=True)
-    deadline = time.monotonic() + 5.0
-    while True:
-        info = api.exec_inspect(created["Id"])
-        if info.get("Pid") or not info.get("Running", True) or time.monotonic() > deadline:
-            break
-        time.sleep(0.002)
+    with engine.answering(f"starting {argv[0]} in {container}"):
+        created = api.exec_create(
+            container,
+            wrapper_argv(argv),
+            stdout=False,
+            stderr=False,
+            environment=environment,
+            workdir=str(cwd) if cwd else None,
+        )
+        api.exec_start(created["Id"], detach=True)
+        deadline = time.monotonic() + 5.0
+        while True:
+            info = api.exec_inspect(created["Id"])
+            if info.get("Pid") or not info.get("Running", True) or time.monotonic() > deadline:
+                break
+            time.sleep(0.002)
     pid = int(info.get("Pid") or 0)
     if not pid:
         raise LabError(f"[{container}] {argv[0]}: the engine started no process ({info})")

@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from nattest.backends import records
 from nattest.backends.netns import namespaces
 from nattest.backends.netns.runner import Runner
@@ -22,7 +24,7 @@ def leftovers(
     """What of lab `name` still exists, one line each: its namespaces, links named like its
     interfaces that appeared in the host namespace since `host_links_before`, processes
     (in its namespaces or carrying its NATTEST_LAB marker) and its folder."""
-    left = [f"namespace {ns}" for ns in namespaces.list_namespaces(f"nt-{name}-")]
+    left = [f"namespace {ns}" for ns in named_for(name)]
     if host_links_before is not None:
         new = (namespaces.host_links() - host_links_before) & link_names
         left += [f"link {link} in the host namespace" for link in sorted(new)]
@@ -34,12 +36,23 @@ def leftovers(
     return left
 
 
-def teardown(name: str, owned: list[str], runner: Runner | None = None) -> None:
-    """Stop every process inside the lab's namespaces, then delete the namespaces."""
+def named_for(name: str, others: Iterable[str] = ()) -> list[str]:
+    """Namespaces named for lab `name` (``nt-<name>-*``), but not those of another lab whose
+    name extends it (lab ``demo`` and lab ``demo-2``: ``nt-demo-2-alice`` is the other's),
+    as far as they are known: this run folder's records and `others`."""
+    longer = [f"nt-{o}-" for o in {*records.all_names(), *others} if o.startswith(f"{name}-")]
+    found = namespaces.list_namespaces(f"nt-{name}-")
+    return [ns for ns in found if not any(ns.startswith(p) for p in longer)]
+
+
+def teardown(
+    name: str, owned: list[str], runner: Runner | None = None, *, others: Iterable[str] = ()
+) -> None:
+    """Stop every process inside the lab's namespaces, then delete the namespaces: those it
+    owns, and any other named for it (``named_for``; `others`: more labs known to exist)."""
     runner = runner or Runner()
     existing = [ns for ns in owned if namespaces.exists(ns)]
-    # stragglers from our own namespace set only: orphans named nt-<lab>-*
-    existing += [ns for ns in namespaces.list_namespaces(f"nt-{name}-") if ns not in existing]
+    existing += [ns for ns in named_for(name, others) if ns not in existing]
     if existing:
         namespaces.terminate(namespaces.pids_in(existing), KILL_GRACE)
         lines = "".join(f"netns del {ns}\n" for ns in existing)
@@ -51,4 +64,4 @@ def teardown(name: str, owned: list[str], runner: Runner | None = None) -> None:
                 raise LabError(f"lab {name}: could not delete namespaces {left}: {e}") from e
 
 
-__all__ = ["KILL_GRACE", "leftovers", "teardown"]
+__all__ = ["KILL_GRACE", "leftovers", "named_for", "teardown"]
