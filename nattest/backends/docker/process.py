@@ -25,6 +25,9 @@ WRAPPER = 'exec "$@" <"$NT_STDIN" >>"$NT_STDOUT" 2>>"$NT_STDERR"'
 HOST_ONLY = {"PATH", "HOME", "VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "LD_LIBRARY_PATH"}
 HOST_ONLY |= {"PWD", "OLDPWD", "SHELL", "TERM", "HOSTNAME", "_"}
 """Host variables that mean nothing (or the wrong thing) inside a container."""
+POLL_FIRST, POLL_MAX = 0.002, 0.05
+"""Seconds between the engine's answers polled for (a PID, an exit seen), doubling: a
+process shows up at once, so a fixed fine step only hammered the engine under load."""
 
 
 def wrapper_argv(argv: list[str]) -> list[str]:
@@ -103,8 +106,10 @@ class ContainerProcess:
         try:
             with engine.answering(f"the exit code of {self.args[0]} (host PID {self.pid})"):
                 info = self._api.exec_inspect(self._exec_id)
+                pause = POLL_FIRST
                 while info.get("Running") and time.monotonic() < deadline:
-                    time.sleep(0.005)
+                    time.sleep(pause)
+                    pause = min(pause * 2, POLL_MAX)
                     info = self._api.exec_inspect(self._exec_id)
         except engine.NotFound:  # its container is gone, and it with it
             info = {"ExitCode": 128 + signal.SIGKILL}
@@ -139,11 +144,13 @@ def start(
         )
         api.exec_start(created["Id"], detach=True)
         deadline = time.monotonic() + 5.0
+        pause = POLL_FIRST
         while True:
             info = api.exec_inspect(created["Id"])
             if info.get("Pid") or not info.get("Running", True) or time.monotonic() > deadline:
                 break
-            time.sleep(0.002)
+            time.sleep(pause)
+            pause = min(pause * 2, POLL_MAX)
     pid = int(info.get("Pid") or 0)
     if not pid:
         raise LabError(f"[{container}] {argv[0]}: the engine started no process ({info})")
