@@ -147,3 +147,19 @@ def test_containers_carry_the_lab_and_its_run_folder(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("NATTEST_RUNDIR", "/tmp/some-run")
     assert labels("demo") == {"org.nattest.lab": "demo", "org.nattest.rundir": "/tmp/some-run"}
     assert labels("demo", "alice")["org.nattest.node"] == "alice"
+
+
+def test_no_engine_or_a_stale_socket_means_no_containers_to_look_for(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import socket
+
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")
+    assert not engine.available()
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(tmp_path / "stale.sock"))  # a file, nobody listening (a killed engine)
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/stale.sock")
+    assert not engine.available()
+    stale.listen(1)
+    assert engine.available()
+    stale.close()

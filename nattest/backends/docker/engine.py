@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 from collections.abc import Iterator
 from functools import cache
 from typing import Any
@@ -91,14 +92,21 @@ def answering(doing: str) -> Iterator[None]:
 
 
 def available() -> bool:
-    """Whether an engine may hold containers of ours: the SDK imports and the socket is
-    there (False on a namespaces-only machine; never raises)."""
+    """Whether an engine runs here that may hold containers of ours: the SDK imports and
+    something listens on the socket (False on a namespaces-only machine, or with a stale
+    socket file of a stopped engine; never raises)."""
     try:
         path = socket_path()
         import docker  # noqa: F401
     except (UsageError, ImportError):
         return False
-    return os.path.exists(path)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        try:
+            probe.connect(path)
+        except OSError:
+            return False
+    return True
 
 
 def __getattr__(name: str) -> Any:
