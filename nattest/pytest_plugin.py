@@ -84,7 +84,8 @@ def _opt(config: pytest.Config, name: str) -> object:
     return config.getini(f"nattest_{name}") if value is None else value
 
 
-def _backend(config: pytest.Config) -> str:
+def backend_of(config: pytest.Config) -> str:
+    """The backend this run builds its labs with (`--nattest-backend`, ini, environment)."""
     from nattest.backends import default_name
 
     return str(_opt(config, "backend") or default_name())
@@ -93,7 +94,7 @@ def _backend(config: pytest.Config) -> str:
 def pytest_configure(config: pytest.Config) -> None:
     from nattest.backends import available
 
-    backend = _backend(config)
+    backend = backend_of(config)
     if backend not in available():
         raise pytest.UsageError(
             f"--nattest-backend {backend!r}: not available (available: {', '.join(available())})"
@@ -110,7 +111,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_report_header(config: pytest.Config) -> list[str]:
     root = "root" if os.geteuid() == 0 else "NOT root: lab tests will fail"
     return [
-        f"nattest: backend={_backend(config)} keep-lab={_opt(config, 'keep_lab')} "
+        f"nattest: backend={backend_of(config)} keep-lab={_opt(config, 'keep_lab')} "
         f"capture={bool(_opt(config, 'capture'))} results={_results(config)} ({root})"
     ]
 
@@ -182,7 +183,7 @@ def nattest_lab(
     from nattest.lab import build_lab
 
     keep = bool(_opt(request.config, "keep_lab"))
-    backend = _backend(request.config)
+    backend = backend_of(request.config)
     try:
         get_backend(backend).check()
     except UsageError as e:
@@ -227,7 +228,7 @@ def nattest_call(
     from nattest.call.run import peer_kinds, run_call, warm_peers
     from nattest.call.spec import CallSpec
 
-    backend = _backend(request.config)
+    backend = backend_of(request.config)
 
     def call(topology: Topology | str | Path, **spec: Any) -> CallResult:
         call_spec = CallSpec(**spec)

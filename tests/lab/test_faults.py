@@ -90,6 +90,7 @@ def assert_lost(call: CallResult, fault_t: float, words: str) -> None:
     assert expired, describe(call)
 
 
+@pytest.mark.timing
 def test_bitrate_sampled_every_second(nattest_call: Call) -> None:
     call = nattest_call(TOPOLOGIES / "port-restricted-cone.yaml", turn=False, duration=3.0)
     assert call.connected and call.media_ok, describe(call)

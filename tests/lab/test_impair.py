@@ -28,6 +28,7 @@ Call = Callable[..., CallResult]
 MakeLab = Callable[..., Lab]
 
 
+@pytest.mark.timing
 def test_delay_loss_and_rate_of_a_wire(nattest_lab: MakeLab) -> None:
     topo = pair_topology("open", "open").with_impairment(
         "alice", parse_impairment("egress.delay:40ms,ingress.loss:10%,ingress.rate:2mbit")
@@ -82,6 +83,7 @@ def _mapped_port(lab: Lab, dst: str) -> int:
         tx.close()
 
 
+@pytest.mark.timing
 def test_live_impair_splices_a_wire_and_clear_keeps_it(nattest_lab: MakeLab) -> None:
     lab = nattest_lab(pair_topology("symmetric", "open"), services=False)
     assert stream(lab, "alice", "bob", count=200, settle=0.2).median_delay < 0.005
@@ -110,6 +112,7 @@ def test_duplication_and_reordering(nattest_lab: MakeLab) -> None:
 # ------------------------------------------------------------------ calls show the link
 
 
+@pytest.mark.timing
 def test_delay_each_way_shows_in_the_round_trip_time(nattest_call: Call) -> None:
     topo = load_topology(TOPOLOGIES / "port-restricted-cone.yaml").with_impairment(
         "alice", parse_impairment("delay:100ms")
@@ -134,6 +137,7 @@ def test_loss_shows_as_packets_lost_and_a_lower_score(nattest_call: Call) -> Non
     assert call.quality < 4.0, describe(call)
 
 
+@pytest.mark.timing
 def test_jitter_shows_and_lowers_the_score(nattest_call: Call) -> None:
     """aiortc's RFC 3550 jitter counts in-order packets only, so it reports less than the
     link's: ask for 50 ms (± σ, normal) to see well over the rule's 30 ms."""
