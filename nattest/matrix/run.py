@@ -14,7 +14,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -264,11 +264,12 @@ def run_matrix(
     done: dict[str, MatrixCell] = {}
     cancel = threading.Event()
     pool = ThreadPoolExecutor(max_workers=opts.cells_at_once(), thread_name_prefix="cell")
+    futures: list[Future[MatrixCell]] = []
     try:
         # longest first: a udp-blocked peer waits out aioice's STUN timeout (≈5 s) before
         # it offers or answers; started last, those cells would be the run's tail
         longest_first = sorted(cells, key=lambda e: -cost(e))
-        futures = [pool.submit(run_cell, exp, opts, cancel) for exp in longest_first]
+        futures += [pool.submit(run_cell, exp, opts, cancel) for exp in longest_first]
         for fut in as_completed(futures):
             cell = fut.result()
             done[cell.id] = cell
@@ -276,6 +277,8 @@ def run_matrix(
                 on_done(cell)
     except BaseException:
         cancel.set()  # running cells kill their peers and tear their labs down
+        pool.shutdown(wait=True, cancel_futures=True)
+        _report_unseen_errors(futures)
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -293,6 +296,16 @@ def run_matrix(
         shard=shard,
         impairments=impairment_summary(opts),
     )
+
+
+def _report_unseen_errors(futures: list[Future[MatrixCell]]) -> None:
+    """After an interrupt nobody reads the stopped cells' futures: say what failed in
+    them (a teardown that failed leaves a lab for ``nattest down --all``), not silently."""
+    for fut in futures:
+        if fut.done() and not fut.cancelled():
+            e = fut.exception()
+            if e is not None and not isinstance(e, Cancelled):
+                log.error("a stopped cell failed: %s: %s", type(e).__name__, e)
 
 
 def _coturn_version() -> str:
