@@ -277,11 +277,11 @@ def run_matrix(
                 on_done(cell)
     except BaseException:
         cancel.set()  # running cells kill their peers and tear their labs down
-        pool.shutdown(wait=True, cancel_futures=True)
-        _report_unseen_errors(futures)
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        if cancel.is_set():
+            _report_unseen_errors(futures)
     grid = table.configs_used(cells)
     return MatrixResult(
         cells=[done[e.id] for e in cells],

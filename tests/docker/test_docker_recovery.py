@@ -9,6 +9,7 @@ does: the connection stays open, no reply ever comes)."""
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from nattest.backends.docker import engine
+from nattest.backends.docker import containers, engine
 from nattest.backends.netns import namespaces
 from nattest.model.load import load_topology
 from tests.lab.conftest import TOPOLOGIES, lab_containers
@@ -129,7 +130,7 @@ def test_down_all_collects_containers_whose_record_is_gone_and_no_other_run_fold
     try:
         up(lab_name, ours)
         up(other, theirs)
-        subprocess.run(["rm", "-rf", str(tmp_path / "ours" / lab_name)], check=True)
+        shutil.rmtree(tmp_path / "ours" / lab_name)  # its record lost
         down = nattest("down", "--all", env=ours)
         assert down.returncode == 0, down.stdout + down.stderr
         assert f"lab {lab_name} down (it had no record" in down.stdout, down.stdout
@@ -140,16 +141,10 @@ def test_down_all_collects_containers_whose_record_is_gone_and_no_other_run_fold
         # its namespaces are named like ours too (nt-<ours>-o-alice), is untouched
         assert other not in down.stdout
         assert len(lab_containers(other)) == len(load_topology(SYMMETRIC).nodes())
-        assert all(b.status == "running" for b in engine_boxes(other))
+        assert all(b.status == "running" for b in containers.lab_containers(other))
         assert nattest("down", "--all", env=ours).stdout.strip() == "no labs"
     finally:
         nattest("down", "--all", env=ours)
         nattest("down", "--all", env=theirs)
     assert lab_containers(other) == []
     assert namespaces.list_namespaces(f"nt-{other}-") == []
-
-
-def engine_boxes(lab: str) -> list[object]:
-    from nattest.backends.docker.containers import lab_containers as boxes
-
-    return boxes(lab)

@@ -29,14 +29,17 @@ def labels(lab: str, node: str | None = None) -> dict[str, str]:
 
 
 def lab_containers(lab: str) -> list[Any]:
-    """The containers labelled with lab `lab`, any state. ``ignore_removed``: the SDK lists
-    ids, then inspects each, and a container removed in between (another lab's teardown
-    on a shared engine) would otherwise fail the whole listing with 404."""
-    with engine.answering(f"listing lab {lab}'s containers"):
+    """The containers labelled with lab `lab`, any state."""
+    return _listed(f"{LAB_LABEL}={lab}", f"listing lab {lab}'s containers")
+
+
+def _listed(label: str, doing: str) -> list[Any]:
+    """Containers (any state) matching label filter `label`. ``ignore_removed``: the SDK
+    lists ids, then inspects each, and a container removed in between (another lab's
+    teardown on a shared engine) would otherwise fail the whole listing with 404."""
+    with engine.answering(doing):
         return list(
-            engine.client().containers.list(
-                all=True, filters={"label": f"{LAB_LABEL}={lab}"}, ignore_removed=True
-            )
+            engine.client().containers.list(all=True, filters={"label": label}, ignore_removed=True)
         )
 
 
@@ -60,10 +63,7 @@ def stray_labs() -> tuple[list[str], set[str]]:
     """Labs of this run folder that have containers in the engine but no record, and every
     lab the engine has containers of (any run folder)."""
     rundir = str(records.rundir())
-    with engine.answering("listing nattest's containers"):
-        boxes = engine.client().containers.list(
-            all=True, filters={"label": LAB_LABEL}, ignore_removed=True
-        )
+    boxes = _listed(LAB_LABEL, "listing nattest's containers")
     recorded = set(records.all_names())
     ours = {b.labels[LAB_LABEL] for b in boxes if b.labels.get(RUNDIR_LABEL) == rundir}
     return sorted(ours - recorded), {b.labels[LAB_LABEL] for b in boxes}

@@ -69,7 +69,6 @@ class EngineNotAnswering(UsageError):
     ``nattest down --all`` collects it once the engine is back."""
 
     def __init__(self, doing: str, cause: BaseException) -> None:
-        self.doing = doing
         super().__init__(
             f"the Docker engine at {socket_path()} stopped answering ({doing}: "
             f"{type(cause).__name__}, no reply within {TIMEOUT} s): restart it "
@@ -85,8 +84,6 @@ def answering(doing: str) -> Iterator[None]:
 
     try:
         yield
-    except EngineNotAnswering:
-        raise
     except (requests.exceptions.Timeout, requests.exceptions.ConnectionError) as e:
         raise EngineNotAnswering(doing, e) from e
 

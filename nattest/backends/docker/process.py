@@ -15,6 +15,7 @@ import select
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -61,6 +62,21 @@ def env_delta(env: dict[str, str] | None) -> dict[str, str]:
     return out
 
 
+def inspect_until(
+    api: Any, exec_id: str, done: Callable[[dict[str, Any]], bool], seconds: float
+) -> dict[str, Any]:
+    """The exec's inspection once `done` says so, or the last one after `seconds`
+    (polled with a doubling pause, ``POLL_FIRST`` up to ``POLL_MAX``)."""
+    deadline = time.monotonic() + seconds
+    pause = POLL_FIRST
+    info: dict[str, Any] = api.exec_inspect(exec_id)
+    while not done(info) and time.monotonic() < deadline:
+        time.sleep(pause)
+        pause = min(pause * 2, POLL_MAX)
+        info = api.exec_inspect(exec_id)
+    return info
+
+
 class ContainerProcess:
     """A process started in a container; what callers use of ``subprocess.Popen``."""
 
@@ -102,15 +118,9 @@ class ContainerProcess:
 
     def _reap(self) -> None:
         """The engine's exit code once it has seen the exit (128+n: killed by signal n)."""
-        deadline = time.monotonic() + 2.0
         try:
             with engine.answering(f"the exit code of {self.args[0]} (host PID {self.pid})"):
-                info = self._api.exec_inspect(self._exec_id)
-                pause = POLL_FIRST
-                while info.get("Running") and time.monotonic() < deadline:
-                    time.sleep(pause)
-                    pause = min(pause * 2, POLL_MAX)
-                    info = self._api.exec_inspect(self._exec_id)
+                info = inspect_until(self._api, self._exec_id, lambda i: not i.get("Running"), 2.0)
         except engine.NotFound:  # its container is gone, and it with it
             info = {"ExitCode": 128 + signal.SIGKILL}
         code = int(info.get("ExitCode") or 0)
@@ -143,14 +153,9 @@ def start(
             workdir=str(cwd) if cwd else None,
         )
         api.exec_start(created["Id"], detach=True)
-        deadline = time.monotonic() + 5.0
-        pause = POLL_FIRST
-        while True:
-            info = api.exec_inspect(created["Id"])
-            if info.get("Pid") or not info.get("Running", True) or time.monotonic() > deadline:
-                break
-            time.sleep(pause)
-            pause = min(pause * 2, POLL_MAX)
+        info = inspect_until(
+            api, created["Id"], lambda i: bool(i.get("Pid")) or not i.get("Running", True), 5.0
+        )
     pid = int(info.get("Pid") or 0)
     if not pid:
         raise LabError(f"[{container}] {argv[0]}: the engine started no process ({info})")
